@@ -1,0 +1,1 @@
+"""myapp: the example application of appfactory."""

@@ -1,0 +1,9 @@
+"""Configuration of myapp: its extensions and packages."""
+
+EXTENSIONS = [
+    "myexts.database",
+]
+
+PACKAGES = [
+    "mymodule",
+]

@@ -1,0 +1,159 @@
+"""The management command of an app: ``clifactory`` and its click group."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, ScriptInfo, routes_command, run_command, shell_command
+from flask.helpers import get_debug_flag
+
+from .commands import package_commands
+from .errors import AppFactoryError, describe_exception
+from .factory import load_application
+from .management import check_command, config_group, packages_command
+from .registry import get_registry
+from .secret_key import require_secret_key
+
+CreateApp = t.Callable[..., Flask]
+
+
+class AppScriptInfo(ScriptInfo):
+    """Script info that keeps one app: configured for listing, loaded on demand."""
+
+    def __init__(self, factory: CreateApp, config: dict[str, t.Any], **kwargs: t.Any) -> None:
+        super().__init__(create_app=self.loaded_app, **kwargs)
+        self.factory = factory
+        self.config = config
+        self._configured: Flask | None = None
+
+    def configured_app(self) -> Flask:
+        """The app with its configuration only (no extensions, no views)."""
+        if self._configured is None:
+            self._configured = self.factory(load=False, **self.config)
+        return self._configured
+
+    def loaded_app(self) -> Flask:
+        """The same app, fully loaded."""
+        return load_application(self.configured_app())
+
+
+@click.pass_context
+def _run(ctx: click.Context, /, **kwargs: t.Any) -> None:
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    require_secret_key(app, get_registry(app))
+    ctx.invoke(t.cast(t.Callable[..., t.Any], run_command.callback), **kwargs)
+
+
+guarded_run_command = click.Command(
+    "run",
+    callback=_run,
+    params=run_command.params,
+    help=run_command.help,
+    short_help=run_command.short_help,
+)
+
+
+class AppFactoryGroup(FlaskGroup):
+    """Flask's group with the packages' commands found without loading the app.
+
+    ``--help`` and the packages' commands use the app's configuration only;
+    a command that needs the app context gets the fully loaded app.
+    """
+
+    def __init__(self, create_app: CreateApp, config: dict[str, t.Any], **extra: t.Any) -> None:
+        traceback_option = click.Option(
+            ["--traceback"],
+            is_flag=True,
+            expose_value=False,
+            help="Show the full stack of an error.",
+        )
+        super().__init__(add_default_commands=False, params=[traceback_option], **extra)
+        self.params = [p for p in self.params if p.name != "app"]
+        self.factory = create_app
+        self.factory_config = config
+        for command in (
+            guarded_run_command,
+            shell_command,
+            routes_command,
+            config_group,
+            packages_command,
+            check_command,
+        ):
+            self.add_command(command)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: t.Any,
+    ) -> click.Context:
+        extra.setdefault(
+            "obj",
+            AppScriptInfo(
+                self.factory,
+                self.factory_config,
+                set_debug_flag=self.set_debug_flag,
+                load_dotenv_defaults=self.load_dotenv,
+            ),
+        )
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def _package_commands(self, ctx: click.Context) -> dict[str, tuple[str, click.Command]]:
+        info = ctx.ensure_object(ScriptInfo)
+        assert isinstance(info, AppScriptInfo)
+        return package_commands(get_registry(info.configured_app()))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        names = set(click.Group.list_commands(self, ctx))
+        names.update(self._package_commands(ctx))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        command = click.Group.get_command(self, ctx, name)
+        if command is not None:
+            return command
+        found = self._package_commands(ctx).get(name)
+        if found is not None:
+            return found[1]
+        # Commands that extensions add to app.cli exist only in the loaded app.
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        if not current_app or current_app._get_current_object() is not app:  # type: ignore[attr-defined]
+            ctx.with_resource(app.app_context())
+        return app.cli.get_command(ctx, name)
+
+    def main(
+        self, args: t.Sequence[str] | None = None, *rest: t.Any, **kwargs: t.Any
+    ) -> t.Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            return super().main(argv, *rest, **kwargs)
+        except AppFactoryError as exc:
+            if "--traceback" in argv or "--debug" in argv or get_debug_flag():
+                raise
+            click.secho(f"Error: {exc}", err=True, fg="red")
+            cause = exc.__cause__
+            if cause is not None and describe_exception(cause) not in str(exc):
+                click.echo(f"  caused by {describe_exception(cause)}", err=True)
+            click.echo("  (run with --traceback to see the full stack)", err=True)
+            sys.exit(1)
+
+
+def clifactory(create_app: CreateApp, **config: t.Any) -> click.Group:
+    """The management command of the app that ``create_app`` makes.
+
+    ``create_app(load=..., **config)`` is called with ``load=False`` to list and
+    run the packages' commands, and the same app is loaded in full when a
+    command needs the app context.
+
+    >>> from appfactory.core import appfactory
+    >>> cli = clifactory(lambda load=True, **kw: appfactory("dummyapp", None, load=load, **kw))
+    >>> sorted(cli.commands)
+    ['check', 'config', 'packages', 'routes', 'run', 'shell']
+    """
+    return AppFactoryGroup(create_app, config, help="Manage the application.")

@@ -1,0 +1,235 @@
+"""Loading the configuration layers in the order of the one precedence rule.
+
+1. package defaults (``<pkg>.config``), the earlier package in ``PACKAGES`` winning;
+2. the app's configuration module or object (``module_name``);
+3. the instance file ``<instance>/<app_name>.cfg``;
+4. keyword arguments to :func:`~appfactory.core.appfactory`;
+5. environment variables ``<PREFIX>_<KEY>`` (and the legacy ``APP_CONFIG_ENVS`` names).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import traceback
+import typing as t
+from collections.abc import Mapping
+
+from flask import Flask
+
+from .environ import legacy_variable_names, parse_env_value, prefixed_variables
+from .errors import ConfigError, describe_exception
+from .packages import PackageRef, import_package_module, resolve_packages
+from .provenance import ConfigHistory, Layer, Origin
+from .registry import Conflict, PackageInfo
+
+#: Settings that appfactory itself reads.
+FACTORY_SETTINGS = frozenset(
+    {
+        "PACKAGES",
+        "PACKAGES_EXCLUDE",
+        "PACKAGES_ENTRY_POINT_GROUP",
+        "EXTENSIONS",
+        "JINJA2_EXTENSIONS",
+        "BLUEPRINTS_URL_PREFIXES",
+        "APP_CONFIG_ENVS",
+    }
+)
+
+Layered = dict[str, t.Any]
+
+
+def uppercase_settings(obj: t.Any) -> Layered:
+    """The UPPERCASE names of a module, class, instance or mapping.
+
+    >>> class Config:
+    ...     DEBUG = True
+    ...     helper = 1
+    >>> uppercase_settings(Config)
+    {'DEBUG': True}
+    """
+    if isinstance(obj, Mapping):
+        items: t.Iterable[tuple[t.Any, t.Any]] = obj.items()
+    else:
+        items = ((name, getattr(obj, name)) for name in dir(obj))
+    return {k: v for k, v in items if isinstance(k, str) and k.isupper()}
+
+
+def import_config_object(module_name: str) -> t.Any:
+    """Import a configuration module, or an object as ``module:attr`` or ``module.attr``."""
+    path, _, attr = module_name.partition(":")
+    if not attr and _is_missing(path) and "." in path:
+        path, _, attr = path.rpartition(".")
+    if _is_missing(path):
+        raise ConfigError(
+            f"Configuration module {module_name!r} cannot be found; check the import path "
+            "passed to appfactory() and that its distribution is installed."
+        )
+    try:
+        module = importlib.import_module(path)
+    except Exception as exc:
+        raise ConfigError(
+            f"Configuration module {path!r} failed to import: {describe_exception(exc)}. "
+            "Fix the error in that module."
+        ) from exc
+    if not attr:
+        return module
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        raise ConfigError(
+            f"Configuration module {path!r} has no attribute {attr!r}; "
+            f"check the spelling of {module_name!r}."
+        ) from exc
+
+
+def _is_missing(path: str) -> bool:
+    try:
+        return importlib.util.find_spec(path) is None
+    except ModuleNotFoundError:
+        return True
+    except Exception:
+        # The parent package itself fails to import: let the import report it.
+        return False
+
+
+def read_instance_file(path: str) -> Layered:
+    """The UPPERCASE names that the instance file at ``path`` assigns.
+
+    A missing file is an empty layer; a file with an error names its line.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(
+            f"Instance file {path} cannot be read: {describe_exception(exc)}. "
+            "Fix its permissions or remove it."
+        ) from exc
+    namespace: dict[str, t.Any] = {"__file__": path}
+    try:
+        code = compile(source, path, "exec")
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"Instance file {path}, line {exc.lineno}: syntax error: {exc.msg}. "
+            "Fix that line; the file holds Python assignments such as SECRET_KEY = '...'."
+        ) from exc
+    try:
+        exec(code, namespace)
+    except Exception as exc:
+        line = _line_in(path, exc)
+        raise ConfigError(
+            f"Instance file {path}, line {line}: {describe_exception(exc)}. Fix that line."
+        ) from exc
+    return uppercase_settings(namespace)
+
+
+def _line_in(path: str, exc: BaseException) -> int | str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
+    return frames[-1].lineno or "?" if frames else "?"
+
+
+class LayerLoader:
+    """Applies the layers to a Flask app's config and records their history."""
+
+    def __init__(self, app: Flask, prefix: str, environ: Mapping[str, str]) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.environ = environ
+        self.history = ConfigHistory()
+        self.conflicts: list[Conflict] = []
+        for key, value in app.config.items():
+            self.history.record(key, value, Origin(Layer.FLASK, ""))
+
+    def set(self, key: str, value: t.Any, origin: Origin) -> None:
+        """Set one value and record where it came from."""
+        self.app.config[key] = value
+        self.history.record(key, value, origin)
+
+    def load(
+        self, module_name: t.Any, kwargs_config: Mapping[str, t.Any], instance_file: str
+    ) -> list[PackageInfo]:
+        """Apply every layer and return the app's packages."""
+        upper: list[tuple[Origin, Layered]] = []
+        if module_name is not None:
+            obj = import_config_object(module_name) if isinstance(module_name, str) else module_name
+            upper.append((Origin(Layer.APP, _object_name(module_name)), uppercase_settings(obj)))
+        upper.append((Origin(Layer.INSTANCE, instance_file), read_instance_file(instance_file)))
+        upper.append((Origin(Layer.KWARGS, ""), dict(kwargs_config)))
+
+        packages = self._package_list(upper)
+        self._apply_package_defaults(packages)
+        for origin, values in upper:
+            for key, value in values.items():
+                self.set(key, value, Origin(origin.layer, origin.source or key))
+        self._apply_environment()
+        return packages
+
+    def _package_list(self, upper: list[tuple[Origin, Layered]]) -> list[PackageInfo]:
+        merged: Layered = {}
+        for _, values in upper:
+            merged.update(values)
+        for name in ("PACKAGES", "PACKAGES_EXCLUDE", "PACKAGES_ENTRY_POINT_GROUP"):
+            raw = self.environ.get(f"{self.prefix}_{name}")
+            if raw:
+                merged[name] = parse_env_value(f"{self.prefix}_{name}", raw, None)
+        refs: list[PackageRef] = resolve_packages(
+            merged.get("PACKAGES"),
+            merged.get("PACKAGES_EXCLUDE"),
+            merged.get("PACKAGES_ENTRY_POINT_GROUP", "appfactory.packages"),
+        )
+        return [PackageInfo(ref.name, ref.source) for ref in refs]
+
+    def _apply_package_defaults(self, packages: list[PackageInfo]) -> None:
+        owner: dict[str, str] = {}
+        defaults: list[tuple[PackageInfo, Layered]] = []
+        for info in packages:
+            module = import_package_module(info.name, "config")
+            if module is None:
+                continue
+            info.modules["config"] = module
+            values = uppercase_settings(module)
+            info.config_keys = sorted(values)
+            for key in values:
+                if key in owner:
+                    self.conflicts.append(Conflict("config-default", key, owner[key], (info.name,)))
+                else:
+                    owner[key] = info.name
+            defaults.append((info, values))
+        # Lowest precedence first: the last package, so the first one wins.
+        for info, values in reversed(defaults):
+            for key, value in values.items():
+                self.set(key, value, Origin(Layer.PACKAGE, f"{info.name}.config"))
+
+    def _apply_environment(self) -> None:
+        config = self.app.config
+        legacy_source = f"{self.prefix}_APP_CONFIG_ENVS"
+        legacy = self.environ.get(legacy_source) or config.get(legacy_source)
+        if legacy is None:
+            legacy, legacy_source = config.get("APP_CONFIG_ENVS"), "APP_CONFIG_ENVS"
+        for name in legacy_variable_names(legacy, legacy_source) if legacy else []:
+            raw = self.environ.get(name)
+            if raw:
+                value = parse_env_value(name, raw, config.get(name))
+                self.set(name, value, Origin(Layer.ENV, name))
+        for variable, key, raw in prefixed_variables(self.prefix, self.environ):
+            value = parse_env_value(variable, raw, config.get(key))
+            self.set(key, value, Origin(Layer.ENV, variable))
+
+
+def _object_name(obj: t.Any) -> str:
+    if isinstance(obj, str):
+        return obj
+    module = getattr(obj, "__module__", None)
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if name is None:
+        return type(obj).__name__
+    return f"{module}.{name}" if module and module != name else str(name)
+
+
+def instance_file_path(app: Flask) -> str:
+    """The path of the app's instance file."""
+    return os.path.join(app.instance_path, f"{app.name}.cfg")

@@ -1,0 +1,138 @@
+"""Settings from environment variables: the prefix and the parsing rules."""
+
+from __future__ import annotations
+
+import ast
+import re
+import typing as t
+from collections.abc import Mapping
+
+from .errors import ConfigError
+from .masking import display
+
+#: Variables ``<PREFIX>_<NAME>`` that choose folders or lists rather than settings.
+RESERVED_NAMES = frozenset({"INSTANCE_PATH", "STATIC_FOLDER", "APP_CONFIG_ENVS"})
+
+_BOOLEANS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+_SETTING_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def env_prefix(app_name: str) -> str:
+    """The prefix of an app's environment variables.
+
+    The app name upper-cased with every character that is not a letter dropped.
+
+    >>> env_prefix("myapp")
+    'MYAPP'
+    >>> env_prefix("my-app2")
+    'MYAPP'
+    """
+    prefix = re.sub("[^A-Z]", "", app_name.upper())
+    if not prefix:
+        raise ConfigError(
+            f"App name {app_name!r} has no letters, so it gives no prefix for "
+            "environment variables; choose a name with letters, such as 'myapp'."
+        )
+    return prefix
+
+
+def parse_env_value(variable: str, raw: str, current: t.Any) -> t.Any:
+    """Turn a variable's text into a setting's value.
+
+    Python literals are parsed (never evaluated), anything else stays a string.
+    When the setting already holds a value, the result must be of its kind:
+    booleans accept ``true/false/yes/no/on/off/1/0`` in any case, numbers must
+    be numbers, containers containers, and strings stay the raw text.
+
+    >>> parse_env_value("MYAPP_DEBUG", "Off", True)
+    False
+    >>> parse_env_value("MYAPP_PORTS", "[80, 443]", None)
+    [80, 443]
+    >>> parse_env_value("MYAPP_NAME", "__import__('os')", None)
+    "__import__('os')"
+    """
+    if isinstance(current, bool):
+        word = raw.strip().lower()
+        if word not in _BOOLEANS:
+            raise _wrong_kind(variable, raw, current, "true/false, yes/no, on/off or 1/0")
+        return _BOOLEANS[word]
+    if isinstance(current, str):
+        return raw
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        value = raw
+    if current is None:
+        return value
+    if isinstance(current, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _wrong_kind(variable, raw, current, "a number such as 42 or 0.5")
+        return value
+    for kinds in ((list, tuple, set, frozenset), (dict,)):
+        if isinstance(current, kinds):
+            if not isinstance(value, kinds):
+                raise _wrong_kind(variable, raw, current, "a Python literal such as ['a', 'b']")
+            return value
+    return value
+
+
+def _wrong_kind(variable: str, raw: str, current: t.Any, expected: str) -> ConfigError:
+    kind = type(current).__name__
+    return ConfigError(
+        f"Environment variable {variable}={display(variable, raw)} is not a valid "
+        f"{kind}: the setting holds {display(variable, current)}. Set it to {expected}, "
+        f"or unset {variable}."
+    )
+
+
+def prefixed_variables(prefix: str, environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """``(variable, setting name, raw text)`` of the app's variables, sorted.
+
+    Reserved names and empty values are left out: an empty variable never
+    erases a setting.
+    """
+    start = prefix + "_"
+    found = []
+    for variable, raw in environ.items():
+        if not variable.startswith(start):
+            continue
+        name = variable[len(start) :]
+        if name in RESERVED_NAMES or not _SETTING_NAME.match(name) or raw == "":
+            continue
+        found.append((variable, name, raw))
+    return sorted(found)
+
+
+def empty_variables(prefix: str, environ: Mapping[str, str]) -> list[str]:
+    """The app's variables that are set but empty (and therefore ignored)."""
+    start = prefix + "_"
+    return sorted(v for v, raw in environ.items() if v.startswith(start) and raw == "")
+
+
+def legacy_variable_names(value: t.Any, source: str) -> list[str]:
+    """The bare variable names of an ``APP_CONFIG_ENVS`` list.
+
+    A list of names, or a string of names separated by commas or spaces.
+
+    >>> legacy_variable_names("SECRET_KEY, DATABASE_URL", "MYAPP_APP_CONFIG_ENVS")
+    ['SECRET_KEY', 'DATABASE_URL']
+    """
+    if isinstance(value, str):
+        names = [n.strip() for n in re.split(r"[,\s]+", value)]
+    elif isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value):
+        names = [n.strip() for n in value]
+    else:
+        raise ConfigError(
+            f"{source} must be a list of environment variable names or a comma-separated "
+            f"string, not {type(value).__name__}; for example ['SECRET_KEY']."
+        )
+    return [n.upper() for n in names if n]

@@ -1,0 +1,158 @@
+"""The application factory: ``base_app``, ``appfactory`` and ``load_application``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import typing as t
+
+from flask import Flask
+
+from .blueprints import register_blueprints
+from .commands import package_commands
+from .config import FACTORY_SETTINGS, LayerLoader, instance_file_path
+from .environ import empty_variables, env_prefix
+from .errors import ConfigError, describe_exception
+from .extensions import load_extensions
+from .provenance import Layer
+from .registry import EXTENSION_KEY, Registry, get_registry
+from .secret_key import ensure_secret_key, guard_requests
+from .signals import app_created, app_loaded
+from .templates import add_jinja_extensions, install_template_loader
+
+AppT = t.TypeVar("AppT", bound=Flask)
+
+
+def instance_folder(app_name: str, instance_path: str | None = None) -> str:
+    """The instance folder of an app: argument, ``<PREFIX>_INSTANCE_PATH``, or default.
+
+    The default is ``<sys.prefix>/var/<app_name>-instance``.
+    """
+    path = (
+        instance_path
+        or os.environ.get(f"{env_prefix(app_name)}_INSTANCE_PATH")
+        or os.path.join(sys.prefix, "var", f"{app_name}-instance")
+    )
+    return os.path.abspath(path)
+
+
+def create_private_folder(path: str, variable: str) -> None:
+    """Create ``path`` readable by its owner only (0o700), unless it exists."""
+    if os.path.isdir(path):
+        return
+    try:
+        os.makedirs(path, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"Instance folder {path} cannot be created: {describe_exception(exc)}. "
+            f"Choose a writable folder with the environment variable {variable}."
+        ) from exc
+
+
+def base_app(
+    app_name: str,
+    instance_path: str | None = None,
+    static_folder: str | None = None,
+    static_url_path: str = "/static",
+    template_folder: str | None = "templates",
+    instance_relative_config: bool = True,
+    flask_cls: type[Flask] = Flask,
+    **flask_kwargs: t.Any,
+) -> Flask:
+    """Create a bare Flask app with its instance folder in place.
+
+    The instance folder is ``instance_path``, else ``<PREFIX>_INSTANCE_PATH``,
+    else ``<sys.prefix>/var/<app_name>-instance``, created (mode 0o700) when
+    missing. Static files are served from ``static_folder``, else
+    ``<PREFIX>_STATIC_FOLDER``, else ``<instance>/static``.
+
+    >>> import tempfile
+    >>> app = base_app("dummyapp", instance_path=tempfile.mkdtemp())
+    >>> app.name
+    'dummyapp'
+    """
+    prefix = env_prefix(app_name)
+    folder = instance_folder(app_name, instance_path)
+    create_private_folder(folder, f"{prefix}_INSTANCE_PATH")
+    static = (
+        static_folder or os.environ.get(f"{prefix}_STATIC_FOLDER") or os.path.join(folder, "static")
+    )
+    return flask_cls(
+        app_name,
+        instance_path=folder,
+        static_folder=static,
+        static_url_path=static_url_path,
+        template_folder=template_folder,
+        instance_relative_config=instance_relative_config,
+        **flask_kwargs,
+    )
+
+
+def appfactory(
+    app_name: str,
+    module_name: t.Any = None,
+    load: bool = True,
+    **kwargs_config: t.Any,
+) -> Flask:
+    """Create a Flask app from its configuration and its packages.
+
+    :param app_name: the app's name; gives the instance file ``<app_name>.cfg``
+        and the environment prefix (``myapp`` -> ``MYAPP_``).
+    :param module_name: import path of the configuration module (or an object
+        holding UPPERCASE settings, or ``None``).
+    :param load: ``False`` loads only the configuration (the CLI's fast path);
+        finish with :func:`load_application`.
+    :param kwargs_config: settings that beat the module and the instance file.
+
+    >>> app = appfactory("dummyapp", None, TESTING=True)
+    >>> app.config["TESTING"]
+    True
+    """
+    app = base_app(app_name)
+    configure_app(app, module_name, kwargs_config)
+    if load:
+        load_application(app)
+    return app
+
+
+def configure_app(app: Flask, module_name: t.Any, kwargs_config: t.Mapping[str, t.Any]) -> Registry:
+    """Load the configuration layers of a base app and attach its registry."""
+    prefix = env_prefix(app.name)
+    instance_file = instance_file_path(app)
+    loader = LayerLoader(app, prefix, os.environ)
+    packages = loader.load(module_name, kwargs_config, instance_file)
+    registry = Registry(
+        app_name=app.name,
+        prefix=prefix,
+        history=loader.history,
+        instance_file=instance_file,
+        module_name=module_name if isinstance(module_name, str) else None,
+        packages=packages,
+        conflicts=loader.conflicts,
+        declared_settings=set(FACTORY_SETTINGS)
+        | loader.history.keys_from(Layer.FLASK, Layer.PACKAGE),
+        ignored_variables=empty_variables(prefix, os.environ),
+    )
+    app.extensions[EXTENSION_KEY] = registry
+    ensure_secret_key(app, registry)
+    app_created.send(app)
+    return registry
+
+
+def load_application(app: AppT) -> AppT:
+    """Finish an app made with ``load=False``: extensions, blueprints, templates.
+
+    Safe to call again: an app is loaded once.
+    """
+    registry = get_registry(app)
+    if registry.loaded:
+        return app
+    add_jinja_extensions(app)
+    load_extensions(app, registry)
+    register_blueprints(app, registry)
+    package_commands(registry)
+    install_template_loader(app, registry)
+    guard_requests(app, registry)
+    registry.loaded = True
+    app_loaded.send(app)
+    return app

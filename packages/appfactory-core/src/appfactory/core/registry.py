@@ -1,0 +1,92 @@
+"""What the factory knows about an app, kept in ``app.extensions["appfactory"]``."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from flask import Blueprint, Flask
+
+from .errors import AppFactoryError
+from .provenance import ConfigHistory
+
+if t.TYPE_CHECKING:
+    import click
+
+    from .checks import Problem
+
+EXTENSION_KEY = "appfactory"
+
+
+@dataclass
+class PackageInfo:
+    """One package of an app and what it contributes."""
+
+    name: str
+    #: ``"PACKAGES"`` or the entry point that advertised the package.
+    source: str
+    #: Discovered modules by short name (``config``, ``views``, ``cli``, ...).
+    modules: dict[str, ModuleType] = field(default_factory=dict)
+    config_keys: list[str] = field(default_factory=list)
+    blueprints: list[Blueprint] = field(default_factory=list)
+    url_rules: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    #: Contributions that extensions record, shown by ``packages`` (e.g. ``tasks``).
+    extras: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two or more packages gave the same thing; the precedence rule chose one."""
+
+    kind: str
+    name: str
+    winner: str
+    losers: tuple[str, ...]
+
+
+@dataclass
+class Registry:
+    """The factory's record of one app."""
+
+    app_name: str
+    prefix: str
+    history: ConfigHistory
+    instance_file: str
+    module_name: str | None = None
+    packages: list[PackageInfo] = field(default_factory=list)
+    extensions: list[str] = field(default_factory=list)
+    extension_commands: dict[str, list[str]] = field(default_factory=dict)
+    conflicts: list[Conflict] = field(default_factory=list)
+    #: Settings that some layer below the app declares (used by ``check``).
+    declared_settings: set[str] = field(default_factory=set)
+    ignored_variables: list[str] = field(default_factory=list)
+    commands: dict[str, tuple[str, click.Command]] | None = None
+    #: Functions that extensions add to ``check``; each returns a list of problems.
+    checks: list[t.Callable[[Flask], list[Problem]]] = field(default_factory=list)
+    loaded: bool = False
+
+    def package(self, name: str) -> PackageInfo:
+        """The package called ``name``."""
+        for info in self.packages:
+            if info.name == name:
+                return info
+        raise KeyError(name)
+
+
+def get_registry(app: Flask) -> Registry:
+    """The registry of an app made by :func:`~appfactory.core.appfactory`.
+
+    >>> from appfactory.core import appfactory
+    >>> get_registry(appfactory("dummyapp", None, TESTING=True)).app_name
+    'dummyapp'
+    """
+    registry = app.extensions.get(EXTENSION_KEY)
+    if not isinstance(registry, Registry):
+        raise AppFactoryError(
+            f"The Flask app {app.name!r} was not made by appfactory(); create it with "
+            "appfactory.core.appfactory() or load its configuration with base_app() "
+            "and appfactory()."
+        )
+    return registry

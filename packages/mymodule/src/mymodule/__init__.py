@@ -1,0 +1,1 @@
+"""mymodule: the sample reusable package of appfactory."""

@@ -1,0 +1,3 @@
+"""Version of the mymodule distribution."""
+
+__version__ = "0.1.0"
