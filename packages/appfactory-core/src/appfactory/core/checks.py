@@ -39,6 +39,7 @@ class Problem:
 def check_app(app: Flask) -> list[Problem]:
     """Every problem found in a loaded app, most serious first."""
     registry = get_registry(app)
+    registry.prepare_inspection(app)
     problems = [
         *_secret_key(app, registry),
         *_config_default_conflicts(registry),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
 import typing as t
 
 from flask import Flask
@@ -14,6 +16,21 @@ from .registry import Registry
 
 _MISSING = object()
 
+#: Entry-point group mapping an ``EXTENSIONS`` entry to the entry that replaces it.
+ALIAS_GROUP = "appfactory.extension_aliases"
+
+
+@functools.cache
+def extension_aliases() -> dict[str, str]:
+    """``{entry: replacement}`` advertised by installed distributions, read once.
+
+    appfactory-celery, for instance, replaces the original tutorial's
+    ``"flask_celeryext:FlaskCeleryExt"`` by ``"appfactory.celery"`` so that each
+    Flask app gets its own Celery app.
+    """
+    found = sorted(importlib.metadata.entry_points(group=ALIAS_GROUP), key=lambda ep: ep.value)
+    return {ep.name: ep.value for ep in found}
+
 
 def load_extensions(app: Flask, registry: Registry) -> None:
     """Set up every extension in ``EXTENSIONS`` order.
@@ -22,7 +39,10 @@ def load_extensions(app: Flask, registry: Registry) -> None:
     ``Name(app)``. Settings and commands an extension adds are recorded with
     the extension as their origin.
     """
-    for entry in string_list(app.config.get("EXTENSIONS"), "EXTENSIONS"):
+    for listed in string_list(app.config.get("EXTENSIONS"), "EXTENSIONS"):
+        entry = extension_aliases().get(listed, listed)
+        if entry in registry.extensions:
+            continue
         setup = _setup_callable(entry)
         before = dict(app.config)
         commands_before = set(app.cli.commands)
@@ -35,7 +55,9 @@ def load_extensions(app: Flask, registry: Registry) -> None:
             ) from exc
         for key, value in app.config.items():
             if before.get(key, _MISSING) is not value:
-                registry.history.record(key, value, Origin(Layer.EXTENSION, entry))
+                recorded = registry.history.history(key)
+                if not recorded or recorded[-1].value is not value:
+                    registry.history.record(key, value, Origin(Layer.EXTENSION, entry))
                 registry.declared_settings.add(key)
         registry.extension_commands[entry] = sorted(set(app.cli.commands) - commands_before)
         registry.extensions.append(entry)

@@ -74,6 +74,7 @@ def _origin(registry: Registry, key: str) -> str:
 def packages_command() -> None:
     """List the packages in resolved order and what each contributes."""
     registry = get_registry(_app())
+    registry.prepare_inspection(_app())
     if not registry.packages:
         click.echo("No packages: list them in PACKAGES.")
     for index, info in enumerate(registry.packages, 1):

@@ -65,7 +65,15 @@ class Registry:
     commands: dict[str, tuple[str, click.Command]] | None = None
     #: Functions that extensions add to ``check``; each returns a list of problems.
     checks: list[t.Callable[[Flask], list[Problem]]] = field(default_factory=list)
+    #: Functions run before ``packages`` and ``check`` read the registry, for
+    #: extensions that discover more lazily (such as the packages' tasks).
+    before_inspect: list[t.Callable[[Flask], None]] = field(default_factory=list)
     loaded: bool = False
+
+    def prepare_inspection(self, app: Flask) -> None:
+        """Let extensions finish discovering before the registry is inspected."""
+        for hook in self.before_inspect:
+            hook(app)
 
     def package(self, name: str) -> PackageInfo:
         """The package called ``name``."""

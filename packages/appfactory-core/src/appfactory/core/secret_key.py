@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import typing as t
 import warnings
 
 from flask import Flask
@@ -10,6 +11,9 @@ from flask import Flask
 from .errors import AppFactoryWarning, SecretKeyError
 from .provenance import Layer, Origin
 from .registry import Registry
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 def ensure_secret_key(app: Flask, registry: Registry) -> None:
@@ -54,12 +58,34 @@ def require_secret_key(app: Flask, registry: Registry) -> None:
         raise SecretKeyError(message)
 
 
+class RefuseWithoutSecretKey:
+    """WSGI middleware: answer 500 and log why while the app has no secret key.
+
+    Installed as ``app.wsgi_app``, so it guards serving only: request contexts
+    made by tasks or tests (``test_request_context``) are not refused.
+    """
+
+    def __init__(self, app: Flask, registry: Registry, wsgi_app: WSGIApplication) -> None:
+        self.app = app
+        self.registry = registry
+        self.wsgi_app = wsgi_app
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> t.Iterable[bytes]:
+        if self.app.config.get("SECRET_KEY"):
+            return self.wsgi_app(environ, start_response)
+        message = missing_secret_key_message(self.app, self.registry) or ""
+        self.app.logger.error(message, exc_info=SecretKeyError(message))
+        body = b"Internal Server Error: the application is not configured; see its log.\n"
+        start_response(
+            "500 INTERNAL SERVER ERROR",
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+
 def guard_requests(app: Flask, registry: Registry) -> None:
-    """Refuse requests while the app has no secret key."""
-    if app.config.get("SECRET_KEY"):
-        return
-
-    def refuse_without_secret_key() -> None:
-        require_secret_key(app, registry)
-
-    app.before_request(refuse_without_secret_key)
+    """Refuse to serve requests while the app has no secret key."""
+    if not app.config.get("SECRET_KEY"):
+        app.wsgi_app = RefuseWithoutSecretKey(app, registry, app.wsgi_app)  # type: ignore[method-assign]

@@ -1,0 +1,94 @@
+"""Task bases that run a task inside its Flask app's context.
+
+The context is entered around ``run`` rather than in ``__call__``: a task class
+that overrides ``__call__`` makes Celery's tracer take its slow path on every
+call, while wrapping ``run`` keeps the fast one.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+
+from flask import Flask
+from flask.globals import _cv_app
+
+from celery import Task
+
+Run = t.Callable[..., t.Any]
+Enter = t.Callable[[Flask, Run, tuple[t.Any, ...], dict[str, t.Any]], t.Any]
+
+
+def flask_app_of(task: Task) -> Flask:
+    """The Flask app bound to a task's Celery app."""
+    flask_app = getattr(task.app, "flask_app", None)
+    if not isinstance(flask_app, Flask):
+        raise RuntimeError(
+            f"Task {task.name!r} runs in a Flask app context, but its Celery app "
+            f"{task.app.main!r} has no Flask app; create the Celery app with "
+            "appfactory.celery.celeryfactory(flask_app)."
+        )
+    return flask_app
+
+
+def in_app_context(
+    flask_app: Flask, run: Run, args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
+) -> t.Any:
+    """Call ``run`` in ``flask_app``'s context, reusing an active one of the same app."""
+    active = _cv_app.get(None)
+    if active is not None and active.app is flask_app:
+        return run(*args, **kwargs)
+    with flask_app.app_context():
+        return run(*args, **kwargs)
+
+
+def in_request_context(
+    flask_app: Flask, run: Run, args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
+) -> t.Any:
+    """Call ``run`` in a test request context of ``flask_app``, with request hooks."""
+    with flask_app.test_request_context():
+        flask_app.preprocess_request()
+        result = run(*args, **kwargs)
+        flask_app.process_response(flask_app.response_class())
+        return result
+
+
+def wrap_run(run: t.Any, enter: Enter) -> Run:
+    """Wrap a task class's ``run`` (a function or a staticmethod) with ``enter``."""
+    bound = not isinstance(run, staticmethod)
+    function: Run = run if bound else run.__func__
+
+    @functools.wraps(function)
+    def run_in_context(self: Task, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        call_args = (self, *args) if bound else args
+        return enter(flask_app_of(self), function, call_args, kwargs)
+
+    run_in_context.__appfactory_context__ = True  # type: ignore[attr-defined]
+    return run_in_context
+
+
+class AppContextTask(Task):  # type: ignore[misc]
+    """Runs the task in the app context of its Celery app's Flask app.
+
+    An active context of the same Flask app is reused, not nested, so objects
+    bound to it (database sessions, for example) survive the task.
+    """
+
+    abstract = True
+    _enter: t.ClassVar[Enter] = staticmethod(in_app_context)
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        run = cls.__dict__.get("run")
+        if run is not None and not getattr(run, "__appfactory_context__", False):
+            cls.run = wrap_run(run, cls._enter)
+
+
+class RequestContextTask(AppContextTask):
+    """Runs the task in a test request context of its Flask app.
+
+    ``before_request`` and ``after_request`` functions run around the task.
+    """
+
+    abstract = True
+    _enter: t.ClassVar[Enter] = staticmethod(in_request_context)

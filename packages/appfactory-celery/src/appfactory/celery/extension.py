@@ -1,0 +1,12 @@
+"""The ``"appfactory.celery"`` entry of ``EXTENSIONS``."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .factory import celery_app
+
+
+def setup_app(app: Flask) -> None:
+    """Give ``app`` its Celery app (tasks are not imported: the web side stays small)."""
+    celery_app(app)

@@ -1,0 +1,107 @@
+"""One Celery app per Flask app: ``celeryfactory`` and the task loader."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_celeryext import FlaskCeleryExt
+
+from appfactory.core import get_registry
+from appfactory.core.provenance import Layer, Origin
+from celery import Celery
+
+from .broker import (
+    broker_scheme,
+    describe_broker,
+    embedded_settings,
+    following_result_backend,
+)
+from .checks import celery_problems
+from .contexts import AppContextTask
+from .discovery import load_tasks
+from .settings import (
+    SAFE_DEFAULTS,
+    CelerySettings,
+    check_serializers,
+    collect,
+    flask_name,
+    flask_to_celery,
+    warn_unknown,
+)
+from .state import STATE_KEY, CeleryState, get_state
+
+EXTENSION_NAME = "appfactory.celery"
+
+
+def configure(flask_app: Flask) -> CelerySettings:
+    """Complete the app's Celery settings with the safe defaults and the broker.
+
+    Defaults go into ``app.config`` under their ``CELERY_*`` names (so
+    ``config show`` tells their origin) only where no setting of the user's,
+    under any name, already decides.
+    """
+    user = collect(flask_app)
+    warn_unknown(user)
+    added = {name: value for name, value in SAFE_DEFAULTS.items() if name not in user.values}
+    broker = user.values.get("broker_url")
+    if broker:
+        transport = broker_scheme(broker, user.sources["broker_url"])
+    else:
+        transport = "filesystem"
+        embedded = embedded_settings(flask_app)
+        added.update({k: v for k, v in embedded.items() if not user.values.get(k)})
+        broker = embedded["broker_url"]
+    if not user.values.get("result_backend"):
+        backend = following_result_backend(flask_app, transport, broker)
+        if backend is not None:
+            added["result_backend"] = backend
+    registry = get_registry(flask_app)
+    for name, value in added.items():
+        key = flask_name(name)
+        flask_app.config[key] = value
+        registry.history.record(key, value, Origin(Layer.EXTENSION, EXTENSION_NAME))
+    registry.declared_settings.update(flask_to_celery())
+    settings = collect(flask_app)
+    check_serializers(settings)
+    return settings
+
+
+def create_celery_app(flask_app: Flask) -> Celery:
+    """Create the Celery app of ``flask_app`` (for Flask-CeleryExt).
+
+    A new Celery app that is not made current nor default, configured with
+    only the Celery settings, with :class:`AppContextTask` as its task base.
+    """
+    settings = configure(flask_app)
+    celery = Celery(flask_app.name, set_as_current=False, task_cls=AppContextTask)
+    celery.config_from_object(settings.values)
+    celery.flask_app = flask_app
+    flask_app.extensions[STATE_KEY] = CeleryState(flask_app, celery, settings)
+    registry = get_registry(flask_app)
+    registry.before_inspect.append(load_tasks)
+    registry.checks.append(celery_problems)
+    flask_app.logger.info(
+        "Celery broker of %s: %s", flask_app.name, describe_broker(settings.values["broker_url"])
+    )
+    return celery
+
+
+def celery_app(flask_app: Flask) -> Celery:
+    """The Celery app of ``flask_app``, created on first use, without loading tasks."""
+    state = get_state(flask_app)
+    if state is not None:
+        return state.celery
+    return FlaskCeleryExt(flask_app, create_celery_app=create_celery_app).celery
+
+
+def celeryfactory(flask_app: Flask) -> Celery:
+    """The Celery app of ``flask_app``, with every package's ``tasks`` module loaded.
+
+    Created once per Flask app (calling it again returns the same object);
+    ``celery.flask_app is flask_app``. For the worker::
+
+        # myapp/celery.py
+        celery = celeryfactory(create_app())
+    """
+    celery = celery_app(flask_app)
+    load_tasks(flask_app)
+    return celery

@@ -1,0 +1,140 @@
+"""Which Flask settings are Celery's, under Celery's own names.
+
+A Flask setting reaches Celery when it is ``CELERY_<NAME>`` for one of Celery's
+settings (Celery's ``CELERY`` namespace: ``CELERY_BROKER_URL`` is
+``broker_url``), or one of Celery's old upper-case names that starts with
+``CELERY`` or ``BROKER_`` (``BROKER_URL``, ``CELERY_ALWAYS_EAGER``,
+``CELERYD_CONCURRENCY``). Both tables come from ``celery.app.defaults``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import typing as t
+import warnings
+from dataclasses import dataclass, field
+
+from flask import Flask
+
+from appfactory.core import AppFactoryWarning, ConfigError, get_registry
+from appfactory.core.masking import display
+from celery.app import defaults
+
+NAMESPACE = "CELERY_"
+_OLD_PREFIXES = ("CELERY", "BROKER_")
+_CONVERTED_TYPES = frozenset({"bool", "int", "float"})
+
+#: Defaults that lose no task and trust no message, in Celery's names.
+SAFE_DEFAULTS: dict[str, t.Any] = {
+    "task_serializer": "json",
+    "result_serializer": "json",
+    "event_serializer": "json",
+    "accept_content": ["json"],
+    "result_accept_content": ["json"],
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "broker_connection_retry_on_startup": True,
+}
+
+
+@functools.cache
+def flask_to_celery() -> dict[str, str]:
+    """``{Flask setting: Celery setting}`` for every name that reaches Celery."""
+    old = {key: name for key, name in defaults._TO_NEW_KEY.items() if key.startswith(_OLD_PREFIXES)}
+    new = {flask_name(name): name for name in defaults.SETTING_KEYS}
+    return {**old, **new}
+
+
+def flask_name(celery_setting: str) -> str:
+    """The Flask setting of a Celery setting in the ``CELERY`` namespace.
+
+    >>> flask_name("broker_url")
+    'CELERY_BROKER_URL'
+    """
+    return NAMESPACE + celery_setting.upper()
+
+
+def looks_like_celery(key: str) -> bool:
+    """Whether a Flask setting's name claims to be a Celery setting."""
+    return key.startswith(_OLD_PREFIXES)
+
+
+@dataclass
+class CelerySettings:
+    """The Celery settings of a Flask app, under Celery's names."""
+
+    values: dict[str, t.Any] = field(default_factory=dict)
+    #: Celery setting -> the Flask setting it came from.
+    sources: dict[str, str] = field(default_factory=dict)
+    #: ``(Flask setting, closest valid name or None)`` of unknown Celery-like names.
+    unknown: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def collect(app: Flask) -> CelerySettings:
+    """Read the Celery settings from ``app.config``.
+
+    Raises :class:`~appfactory.core.ConfigError` when two names set the same
+    Celery setting, or a value cannot be read as the setting's type.
+    """
+    history = get_registry(app).history
+    mapping = flask_to_celery()
+    found = CelerySettings()
+    for key in sorted(app.config):
+        if not looks_like_celery(key):
+            continue
+        name = mapping.get(key)
+        if name is None:
+            close = difflib.get_close_matches(key, sorted(mapping), n=1, cutoff=0.7)
+            found.unknown.append((key, close[0] if close else None))
+            continue
+        if name in found.sources:
+            other = found.sources[name]
+            raise ConfigError(
+                f"{other} ({history.origin(other)}) and {key} ({history.origin(key)}) both "
+                f"set Celery's {name}; old and new names cannot be mixed for one "
+                f"setting. Keep one of them, preferably {flask_name(name)}."
+            )
+        found.sources[name] = key
+        found.values[name] = _convert(name, key, app.config[key], str(history.origin(key)))
+    return found
+
+
+def _convert(name: str, key: str, value: t.Any, origin: str) -> t.Any:
+    option = defaults._OPTIONS.get(name)
+    if option is None or option.type not in _CONVERTED_TYPES or not isinstance(value, str):
+        return value
+    try:
+        return option.to_python(value)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"{key}={display(key, value)} ({origin}) is not a valid {option.type} for "
+            f"Celery's {name}; give a {option.type} such as {option.default!r}."
+        ) from exc
+
+
+def warn_unknown(found: CelerySettings) -> None:
+    """Warn about names that look like Celery's but are not."""
+    for key, close in found.unknown:
+        hint = f" Did you mean {close}?" if close else ""
+        warnings.warn(
+            f"{key} looks like a Celery setting but Celery has no such setting; it is "
+            f"not passed to Celery.{hint}",
+            AppFactoryWarning,
+            stacklevel=4,
+        )
+
+
+def check_serializers(found: CelerySettings) -> None:
+    """Refuse a serializer that the accepted content types do not allow."""
+    accepted = set(found.values.get("accept_content") or ())
+    for name in ("task_serializer", "result_serializer"):
+        serializer = found.values.get(name)
+        if serializer and accepted and serializer not in accepted:
+            source = found.sources[name]
+            raise ConfigError(
+                f"{source} is {serializer!r}, but CELERY_ACCEPT_CONTENT allows only "
+                f"{sorted(accepted)!r}, so workers would reject every message. To opt in, "
+                f"set CELERY_ACCEPT_CONTENT = {sorted(accepted | {serializer})!r} (and "
+                "CELERY_RESULT_ACCEPT_CONTENT likewise)."
+            )
