@@ -6,7 +6,8 @@ import os
 
 from flask import Flask
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
-from werkzeug.utils import import_string
+from jinja2.ext import Extension
+from werkzeug.utils import ImportStringError, import_string
 
 from .errors import ConfigError, describe_exception
 from .packages import string_list
@@ -41,13 +42,21 @@ def add_jinja_extensions(app: Flask) -> None:
         return
     for name in names:
         try:
-            import_string(name)
+            extension = import_string(name)
         except Exception as exc:
+            # werkzeug's ImportStringError is a page of text; name the original error.
+            cause = exc.exception if isinstance(exc, ImportStringError) else exc
             raise ConfigError(
                 f"JINJA2_EXTENSIONS entry {name!r} cannot be imported: "
-                f"{describe_exception(exc)}. Give an import path such as "
+                f"{describe_exception(cause)}. Give an import path such as "
                 "'jinja2.ext.do', or remove the entry."
-            ) from exc
+            ) from cause
+        if not (isinstance(extension, type) and issubclass(extension, Extension)):
+            raise ConfigError(
+                f"JINJA2_EXTENSIONS entry {name!r} is {extension!r}, not a Jinja extension "
+                "(a subclass of jinja2.ext.Extension); give an import path such as "
+                "'jinja2.ext.do', or remove the entry."
+            )
     options = dict(app.jinja_options)
     options["extensions"] = [*options.get("extensions", ()), *names]
     app.jinja_options = options

@@ -1,0 +1,1 @@
+"""A reusable package with every conventional module (listed first in most tests)."""

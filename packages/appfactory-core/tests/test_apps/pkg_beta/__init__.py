@@ -1,0 +1,1 @@
+"""A reusable package whose page base template another package extends."""

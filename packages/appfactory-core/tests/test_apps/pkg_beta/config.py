@@ -1,0 +1,3 @@
+"""Defaults of pkg_beta."""
+
+PKG_BETA_LIMIT = 10

@@ -1,0 +1,1 @@
+"""A package with no config, views or cli module: allowed."""
