@@ -175,7 +175,9 @@ class LayerLoader:
         for name in ("PACKAGES", "PACKAGES_EXCLUDE", "PACKAGES_ENTRY_POINT_GROUP"):
             raw = self.environ.get(f"{self.prefix}_{name}")
             if raw:
-                merged[name] = parse_env_value(f"{self.prefix}_{name}", raw, None)
+                # Parsed as the environment layer will parse it, against the value
+                # below it, so that a bad value names the variable.
+                merged[name] = parse_env_value(f"{self.prefix}_{name}", raw, merged.get(name))
         refs: list[PackageRef] = resolve_packages(
             merged.get("PACKAGES"),
             merged.get("PACKAGES_EXCLUDE"),
@@ -207,7 +209,13 @@ class LayerLoader:
     def _apply_environment(self) -> None:
         config = self.app.config
         legacy_source = f"{self.prefix}_APP_CONFIG_ENVS"
-        legacy = self.environ.get(legacy_source) or config.get(legacy_source)
+        raw_legacy = self.environ.get(legacy_source)
+        # Like every variable, a literal list ("['A', 'B']") is parsed, not split.
+        legacy = (
+            parse_env_value(legacy_source, raw_legacy, None)
+            if raw_legacy
+            else config.get(legacy_source)
+        )
         if legacy is None:
             legacy, legacy_source = config.get("APP_CONFIG_ENVS"), "APP_CONFIG_ENVS"
         for name in legacy_variable_names(legacy, legacy_source) if legacy else []:

@@ -8,8 +8,10 @@ import typing as t
 MASK = "********"
 
 _SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL")
+# Like urllib, the password runs to the last "@" of the netloc (which ends at
+# "/", "?" or "#"), so a password holding a raw "@" is masked whole.
 _URL_PASSWORD = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<password>[^@/\s]+)(?=@)"
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s]*:)(?P<password>[^/?#\s]+)(?=@)"
 )
 
 

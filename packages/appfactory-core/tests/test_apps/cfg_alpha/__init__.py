@@ -1,0 +1,1 @@
+"""A reusable package with configuration defaults and models."""

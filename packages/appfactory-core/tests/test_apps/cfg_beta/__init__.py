@@ -1,0 +1,1 @@
+"""A second reusable package sharing a default with cfg_alpha."""

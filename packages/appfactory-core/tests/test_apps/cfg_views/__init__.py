@@ -1,0 +1,1 @@
+"""A package with a blueprint and no config or models."""
