@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import typing as t
+import warnings
 
 import click
 from flask import Flask, current_app
@@ -11,11 +13,12 @@ from flask.cli import FlaskGroup, ScriptInfo, routes_command, run_command, shell
 from flask.helpers import get_debug_flag
 
 from .commands import package_commands
-from .errors import AppFactoryError, describe_exception
+from .errors import AppFactoryError, AppFactoryWarning, describe_exception
 from .factory import load_application
 from .management import check_command, config_group, packages_command
+from .provenance import Layer, Origin
 from .registry import get_registry
-from .secret_key import require_secret_key
+from .secret_key import ensure_secret_key, require_secret_key
 
 CreateApp = t.Callable[..., Flask]
 
@@ -24,6 +27,10 @@ class AppScriptInfo(ScriptInfo):
     """Script info that keeps one app: configured for listing, loaded on demand."""
 
     def __init__(self, factory: CreateApp, config: dict[str, t.Any], **kwargs: t.Any) -> None:
+        # Flask would reset app.debug from FLASK_DEBUG even when it is unset,
+        # hiding DEBUG from the configuration layers; configured_app() applies
+        # FLASK_DEBUG (or --debug) only when it is given.
+        kwargs["set_debug_flag"] = False
         super().__init__(create_app=self.loaded_app, **kwargs)
         self.factory = factory
         self.config = config
@@ -32,7 +39,13 @@ class AppScriptInfo(ScriptInfo):
     def configured_app(self) -> Flask:
         """The app with its configuration only (no extensions, no views)."""
         if self._configured is None:
-            self._configured = self.factory(load=False, **self.config)
+            app = self.factory(load=False, **self.config)
+            if os.environ.get("FLASK_DEBUG"):
+                registry = get_registry(app)
+                app.debug = get_debug_flag()
+                registry.history.record("DEBUG", app.debug, Origin(Layer.ENV, "FLASK_DEBUG"))
+                ensure_secret_key(app, registry)
+            self._configured = app
         return self._configured
 
     def loaded_app(self) -> Flask:
@@ -127,10 +140,9 @@ class AppFactoryGroup(FlaskGroup):
             ctx.with_resource(app.app_context())
         return app.cli.get_command(ctx, name)
 
-    def main(
-        self, args: t.Sequence[str] | None = None, *rest: t.Any, **kwargs: t.Any
-    ) -> t.Any:
+    def main(self, args: t.Sequence[str] | None = None, *rest: t.Any, **kwargs: t.Any) -> t.Any:
         argv = list(sys.argv[1:] if args is None else args)
+        warnings.showwarning = _show_warning
         try:
             return super().main(argv, *rest, **kwargs)
         except AppFactoryError as exc:
@@ -142,6 +154,24 @@ class AppFactoryGroup(FlaskGroup):
                 click.echo(f"  caused by {describe_exception(cause)}", err=True)
             click.echo("  (run with --traceback to see the full stack)", err=True)
             sys.exit(1)
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: t.TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Show appfactory's warnings as one line on the command line."""
+    if issubclass(category, AppFactoryWarning):
+        click.secho(f"Warning: {message}", err=True, fg="yellow")
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
 
 
 def clifactory(create_app: CreateApp, **config: t.Any) -> click.Group:

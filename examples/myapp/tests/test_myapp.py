@@ -1,0 +1,195 @@
+"""The example application: its factory, its WSGI module, its ``myapp`` command."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sqlite3
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from flask import Flask
+
+import mymodule.models
+from appfactory.core import get_registry
+from myapp.app import create_app
+
+HELP_COMMANDS = ["run", "shell", "routes", "config", "packages", "check", "testsimple", "testapp"]
+Invoke = t.Callable[..., Result]
+
+
+def test_create_app_loads_mymodule_and_the_extension() -> None:
+    app = create_app()
+    registry = get_registry(app)
+    assert [p.name for p in registry.packages] == ["mymodule"]
+    assert "myexts.database" in registry.extensions
+    assert "mymodule" in app.blueprints
+    # The extension found mymodule's models module and kept its schema.
+    assert app.extensions["database"] == [mymodule.models.SCHEMA]
+    assert app.config["DATABASE_PATH"] == os.path.join(app.instance_path, "myapp.sqlite3")
+
+
+def test_create_app_uses_the_isolated_instance_folder(instance_path: Path) -> None:
+    assert create_app().instance_path == str(instance_path)
+    assert instance_path.is_dir()
+
+
+def test_index_says_hello(app: Flask) -> None:
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert "<h1>Hello, World!</h1>" in response.get_data(as_text=True)
+
+
+def test_index_refuses_to_serve_without_a_secret_key(caplog: pytest.LogCaptureFixture) -> None:
+    response = create_app().test_client().get("/")
+    assert response.status_code == 500
+    assert "Hello, World!" not in response.get_data(as_text=True)
+    assert "SECRET_KEY is not set for 'myapp'" in caplog.text
+
+
+def test_wsgi_application_is_the_flask_app(instance_path: Path, fresh_wsgi: None) -> None:
+    wsgi = importlib.import_module("myapp.wsgi")
+    assert isinstance(wsgi.application, Flask)
+    assert wsgi.application.name == "myapp"
+    assert wsgi.application.instance_path == str(instance_path)
+    assert "mymodule" in wsgi.application.blueprints
+
+
+def test_help_lists_the_commands(invoke: Invoke) -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0, result.output
+    listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line]
+    assert set(HELP_COMMANDS) <= set(listed)
+
+
+@pytest.mark.parametrize(("command", "output"), [("testsimple", "Test"), ("testapp", "myapp")])
+def test_package_commands(invoke: Invoke, command: str, output: str) -> None:
+    result = invoke(command)
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{output}\n"
+
+
+def test_config_show_names_the_package_default(invoke: Invoke) -> None:
+    result = invoke("config", "show", "MYMODULE_GREETING")
+    assert result.exit_code == 0, result.output
+    assert "MYMODULE_GREETING = 'Hello, World!'" in result.output
+    assert "package default (mymodule.config)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("layer", "origin"),
+    [
+        ("instance file", "instance file ({instance}/myapp.cfg)"),
+        ("environment", "environment variable (MYAPP_MYMODULE_GREETING)"),
+    ],
+)
+def test_config_show_names_the_layer_that_won(
+    invoke: Invoke,
+    instance_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    layer: str,
+    origin: str,
+) -> None:
+    if layer == "instance file":
+        instance_path.mkdir(parents=True)
+        (instance_path / "myapp.cfg").write_text("MYMODULE_GREETING = 'Hi'\n")
+    else:
+        monkeypatch.setenv("MYAPP_MYMODULE_GREETING", "Hi")
+    result = invoke("config", "show", "MYMODULE_GREETING", "--history")
+    assert result.exit_code == 0, result.output
+    assert "MYMODULE_GREETING = 'Hi'" in result.output
+    assert f"set by: {origin.format(instance=instance_path)}" in result.output
+    assert "package default (mymodule.config): 'Hello, World!'" in result.output
+
+
+def test_initdb_creates_the_tables_in_the_instance_folder(
+    invoke: Invoke, instance_path: Path
+) -> None:
+    result = invoke("initdb")
+    assert result.exit_code == 0, result.output
+    assert result.output == "Tables: greetings\n"
+    database = sqlite3.connect(instance_path / "myapp.sqlite3")
+    try:
+        tables = database.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    finally:
+        database.close()
+    assert tables == [("greetings",)]
+
+
+def test_check_passes(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = invoke("check")
+    assert result.exit_code == 0, result.output
+    assert "secret-key-missing" in result.output  # a warning, not an error
+    monkeypatch.setenv("MYAPP_SECRET_KEY", "set")
+    result = invoke("check")
+    assert result.exit_code == 0, result.output
+    assert "No problems found." in result.output
+
+
+def test_packages_lists_mymodule(invoke: Invoke) -> None:
+    result = invoke("packages")
+    assert result.exit_code == 0, result.output
+    assert "1. mymodule 0.1.0" in result.output
+    assert "commands:    testsimple, testapp" in result.output
+    assert "extension myexts.database  commands: initdb" in result.output
+
+
+def test_run_refuses_without_a_secret_key(invoke: Invoke) -> None:
+    result = invoke("run", "--port", "0")
+    assert result.exit_code == 1
+    assert "SECRET_KEY is not set for 'myapp'" in result.output
+    assert "MYAPP_SECRET_KEY" in result.output
+
+
+def myapp_script() -> str:
+    """The ``myapp`` console script installed beside this interpreter."""
+    script = Path(sys.executable).parent / "myapp"
+    assert script.is_file(), f"{script} is missing: install examples/myapp in this virtualenv."
+    return str(script)
+
+
+def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [myapp_script(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_console_script_help_and_testapp(tmp_path: Path) -> None:
+    result = run_script("--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in HELP_COMMANDS:
+        assert f"  {name} " in result.stdout
+    result = run_script("testapp", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "myapp\n"
+
+
+def test_help_does_not_import_the_views(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from myapp.cli import cli\n"
+        "try:\n"
+        "    cli.main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('views imported:', 'mymodule.views' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "views imported: False"

@@ -1,0 +1,192 @@
+"""Sessions that test, lint, type-check, document and build every distribution.
+
+Run ``nox -s tests`` for the test suites and ``nox -s demo`` for the example
+app end to end; ``nox -l`` lists the sessions. Every session installs the
+distributions of this checkout, never their released versions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.sessions = ["tests"]
+nox.options.error_on_external_run = True
+# Python 3.11 only: a machine without it fails rather than skipping every session.
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent.resolve()
+PYTHON = "3.11"
+
+#: Folders of the distributions, in dependency order. Folders that do not exist
+#: (yet) are left out, so a new distribution only needs its folder and a line here.
+DISTRIBUTION_FOLDERS = [
+    "packages/appfactory-core",
+    "packages/appfactory-celery",
+    "packages/mymodule",
+    "examples/myapp",
+]
+
+#: Tool versions, pinned so that a new release cannot break CI overnight.
+RUFF = "ruff==0.17.6"
+MYPY = "mypy==2.4.1"
+
+#: Options of every pytest run: a hung test fails instead of blocking CI.
+PYTEST_OPTIONS = ["-ra", "--strict-markers", "--timeout=300", "-p", "no:cacheprovider"]
+
+
+def distributions() -> list[Path]:
+    """The distribution folders of this checkout that exist."""
+    return [ROOT / folder for folder in DISTRIBUTION_FOLDERS if (ROOT / folder).is_dir()]
+
+
+def editable_args() -> list[str]:
+    """``-e <folder>`` for every distribution: installed in one pip command so
+    that the sibling requirements (``appfactory-core>=0.1,<0.2``) resolve to this
+    checkout and never to an index."""
+    args = []
+    for folder in distributions():
+        args += ["-e", str(folder)]
+    return args
+
+
+def test_suites() -> list[Path]:
+    """Every ``tests`` folder of the packages and the examples, in dependency order."""
+    found = {*ROOT.glob("packages/*/tests"), *ROOT.glob("examples/*/tests")}
+    order = {folder / "tests": index for index, folder in enumerate(distributions())}
+    return sorted(found, key=lambda suite: (order.get(suite, len(order)), str(suite)))
+
+
+def fresh_venv(session: nox.Session, name: str) -> Path:
+    """A new virtualenv under the session's temporary folder; returns its bin folder."""
+    path = Path(session.create_tmp()) / name
+    if path.exists():
+        shutil.rmtree(path)
+    session.run("python", "-m", "venv", str(path), silent=True)
+    return path / "bin"
+
+
+def check_install(session: nox.Session, bin_dir: Path, source: str) -> None:
+    """Run the example's commands from ``bin_dir``, outside the checkout."""
+    session.run(
+        "python",
+        str(ROOT / "scripts" / "check_install.py"),
+        "--bin",
+        str(bin_dir),
+        "--source",
+        source,
+        "--checkout",
+        str(ROOT),
+    )
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Every package's test suite and the example's, against editable installs."""
+    session.install(*editable_args(), "pytest", "pytest-timeout")
+    suites = test_suites()
+    if not suites:
+        session.error("No tests folder found under packages/*/ or examples/*/.")
+    for suite in suites:
+        if not any(suite.rglob("test_*.py")):
+            session.error(
+                f"{suite.relative_to(ROOT)} has no test_*.py file: a suite that runs no "
+                "test would pass silently. Add its tests or remove the folder."
+            )
+    for suite in suites:
+        session.log(f"Suite {suite.relative_to(ROOT)}")
+        # Exit status 5 (no test collected) fails the session like any other.
+        session.run("pytest", *PYTEST_OPTIONS, str(suite), *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: the lint rules and the formatting of every Python file."""
+    session.install(RUFF)
+    session.run("ruff", "check", str(ROOT))
+    session.run("ruff", "format", "--check", str(ROOT))
+
+
+@nox.session(python=PYTHON)
+def typing(session: nox.Session) -> None:
+    """mypy strict (mypy.ini) on the framework packages and the examples' sources."""
+    session.install(MYPY, *editable_args())
+    packages = ["-p", "appfactory.core"]
+    if (ROOT / "packages/appfactory-celery").is_dir():
+        packages += ["-p", "appfactory.celery"]
+    examples = ["-p", "mymodule", "-p", "myapp", "-p", "myexts"]
+    # The examples are not on mypy.ini's mypy_path; MYPYPATH adds their src folders.
+    mypypath = os.pathsep.join(
+        str(ROOT / folder) for folder in ("packages/mymodule/src", "examples/myapp/src")
+    )
+    session.run(
+        "mypy",
+        "--config-file",
+        str(ROOT / "mypy.ini"),
+        *packages,
+        *examples,
+        env={"MYPYPATH": mypypath},
+    )
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Sphinx: the HTML docs with warnings as errors, then the doctests."""
+    docs_dir = ROOT / "docs"
+    if not (docs_dir / "conf.py").is_file():
+        session.error(f"{docs_dir / 'conf.py'} is missing: there is no Sphinx tree to build.")
+    requirements = docs_dir / "requirements.txt"
+    extra = ["-r", str(requirements)] if requirements.is_file() else ["sphinx"]
+    session.install(*extra, *editable_args())
+    build = docs_dir / "_build"
+    doctrees = str(build / "doctrees")
+    session.run(
+        "sphinx-build", "-W", "-E", "-d", doctrees, "-b", "html", str(docs_dir), str(build / "html")
+    )
+    session.run(
+        "sphinx-build", "-W", "-d", doctrees, "-b", "doctest", str(docs_dir), str(build / "doctest")
+    )
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Wheel and sdist of each distribution into dist/<name>/, checked with twine;
+    then the built wheels, and the editable installs, each in a fresh virtualenv."""
+    session.install("build", "twine")
+    wheels = []
+    for folder in distributions():
+        out = ROOT / "dist" / folder.name
+        if out.exists():
+            shutil.rmtree(out)
+        session.run("python", "-m", "build", "--outdir", str(out), str(folder))
+        session.run("twine", "check", "--strict", *sorted(str(p) for p in out.iterdir()))
+        found = sorted(out.glob("*.whl"))
+        if len(found) != 1:
+            session.error(f"Expected one wheel in {out}, found {[p.name for p in found]}.")
+        wheels.append(str(found[0]))
+
+    session.log("Fresh virtualenv with the built wheels")
+    bin_dir = fresh_venv(session, "wheels")
+    # By file path, all in one command: no sibling can come from an index.
+    session.run(str(bin_dir / "python"), "-m", "pip", "install", *wheels, external=True)
+    check_install(session, bin_dir, "site-packages")
+
+    session.log("Fresh virtualenv with editable installs")
+    bin_dir = fresh_venv(session, "editable")
+    session.run(str(bin_dir / "python"), "-m", "pip", "install", *editable_args(), external=True)
+    check_install(session, bin_dir, "checkout")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The example app end to end, as a reader of the README runs it.
+
+    Installs the distributions (not editable) into this session's fresh
+    virtualenv and runs the example's commands, a real server included.
+    """
+    session.install(*(str(folder) for folder in distributions()))
+    check_install(session, Path(session.bin), "site-packages")

@@ -1,0 +1,142 @@
+"""mymodule in an app of its own: page, templates, static files, commands, models."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sqlite3
+import typing as t
+from pathlib import Path
+
+import click
+import jinja2.meta
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+
+import mymodule
+import mymodule.cli
+import mymodule.config
+import mymodule.models
+import mymodule.version
+from appfactory.core import clifactory, get_registry, load_cli
+
+
+def test_index_renders_the_greeting(app: Flask) -> None:
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<h1>Hello, World!</h1>" in page
+    # The page comes from mymodule.html through the blocks of mymodule_base.html.
+    assert "<title>mymodule</title>" in page
+    assert 'href="/mymodule/static/mymodule.css"' in page
+
+
+def test_page_template_extends_the_base_template(app: Flask) -> None:
+    templates = Path(mymodule.__file__).parent / "templates"
+    with app.app_context():
+        page = app.jinja_env.get_template("mymodule.html")
+        source = Path(page.filename or "").read_text()
+        parents = set(jinja2.meta.find_referenced_templates(app.jinja_env.parse(source)))
+    assert Path(page.filename or "").parent == templates
+    assert parents == {"mymodule_base.html"}
+    assert "{% block body %}" in (templates / "mymodule_base.html").read_text()
+
+
+def test_base_template_can_be_overridden_without_copying_the_page(
+    instance_path: Path, make_app: t.Callable[..., Flask]
+) -> None:
+    templates = instance_path / "templates"
+    templates.mkdir(parents=True)
+    (templates / "mymodule_base.html").write_text("<main>{% block body %}{% endblock %}</main>")
+    page = make_app().test_client().get("/").get_data(as_text=True)
+    assert page == "<main><h1>Hello, World!</h1></main>"
+
+
+@pytest.mark.parametrize(
+    ("how", "greeting"),
+    [
+        ("keyword", "Bonjour"),
+        ("environment", "Hallo"),
+        ("instance file", "Ciao"),
+    ],
+)
+def test_greeting_can_be_overridden(
+    how: str,
+    greeting: str,
+    instance_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_app: t.Callable[..., Flask],
+) -> None:
+    config: dict[str, t.Any] = {}
+    if how == "keyword":
+        config["MYMODULE_GREETING"] = greeting
+    elif how == "environment":
+        monkeypatch.setenv("TESTAPP_MYMODULE_GREETING", greeting)
+    else:
+        instance_path.mkdir(parents=True)
+        (instance_path / "testapp.cfg").write_text(f"MYMODULE_GREETING = {greeting!r}\n")
+    page = make_app(**config).test_client().get("/").get_data(as_text=True)
+    assert f"<h1>{greeting}</h1>" in page
+    assert "Hello, World!" not in page
+
+
+def test_greeting_is_escaped(make_app: t.Callable[..., Flask]) -> None:
+    page = make_app(MYMODULE_GREETING="<b>Hi</b>").test_client().get("/").get_data(as_text=True)
+    assert "<h1>&lt;b&gt;Hi&lt;/b&gt;</h1>" in page
+
+
+def test_default_greeting_comes_from_mymodule_config(app: Flask) -> None:
+    assert app.config["MYMODULE_GREETING"] == mymodule.config.MYMODULE_GREETING == "Hello, World!"
+    assert get_registry(app).package("mymodule").config_keys == ["MYMODULE_GREETING"]
+
+
+def test_static_stylesheet_is_served(app: Flask) -> None:
+    response = app.test_client().get("/mymodule/static/mymodule.css")
+    assert response.status_code == 200
+    assert response.mimetype == "text/css"
+    assert b"font-family" in response.data
+    response.close()
+
+
+@pytest.fixture
+def cli(make_app: t.Callable[..., Flask]) -> click.Group:
+    return clifactory(make_app)
+
+
+def test_help_lists_the_commands(cli: click.Group) -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "testsimple  Command without application context." in result.output
+    assert "testapp     Command with application context." in result.output
+
+
+@pytest.mark.parametrize(("command", "output"), [("testsimple", "Test"), ("testapp", "testapp")])
+def test_commands_through_clifactory(cli: click.Group, command: str, output: str) -> None:
+    result = CliRunner().invoke(cli, [command])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{output}\n"
+
+
+def test_commands_through_load_cli_for_flask_users(app: Flask) -> None:
+    load_cli(app)
+    result = app.test_cli_runner().invoke(args=["testapp"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "testapp\n"
+
+
+def test_commands_list_is_click_commands() -> None:
+    assert [c.name for c in mymodule.cli.commands] == ["testsimple", "testapp"]
+    assert all(isinstance(c, click.Command) for c in mymodule.cli.commands)
+
+
+def test_schema_is_valid_sqlite() -> None:
+    with sqlite3.connect(":memory:") as database:
+        database.executescript(mymodule.models.SCHEMA)
+        database.executescript(mymodule.models.SCHEMA)  # IF NOT EXISTS: runs twice
+        database.execute("INSERT INTO greetings (text) VALUES (?)", ("Hello",))
+        assert database.execute("SELECT id, text FROM greetings").fetchall() == [(1, "Hello")]
+    database.close()
+
+
+def test_version_matches_the_installed_distribution() -> None:
+    assert importlib.metadata.version("mymodule") == mymodule.version.__version__
