@@ -33,15 +33,22 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> t.Iterator[Path
             del sys.modules[name]
 
 
+# Celery creates its fallback default app the first time a shared task is looked
+# up in a process; create it now so that the tests can check it stays untouched.
+_FALLBACK = _state.get_current_app()
+_FALLBACK_BROKER = _FALLBACK.conf.broker_url
+
+
 @pytest.fixture(autouse=True)
 def _celery_state_untouched() -> t.Iterator[None]:
     """Fail a test that leaks a context, changes Celery's default app or its current app."""
-    default_before = _state.default_app
     current_before = getattr(_state._tls, "current_app", None)
     yield
     assert _cv_request.get(None) is None, "the test leaked a request context"
     assert _cv_app.get(None) is None, "the test leaked an app context"
-    assert _state.default_app is default_before, "the test changed Celery's default app"
+    assert _state.default_app is _FALLBACK, "the test replaced Celery's default app"
+    assert not hasattr(_FALLBACK, "flask_app"), "a Flask app was bound to Celery's default app"
+    assert _FALLBACK.conf.broker_url == _FALLBACK_BROKER, "Celery's default app was configured"
     assert getattr(_state._tls, "current_app", None) is current_before, (
         "the test left another Celery app current"
     )

@@ -1,0 +1,1 @@
+"""Tasks for the worker tests."""
