@@ -89,33 +89,9 @@ def start_redis() -> Server:
     """Redis on 127.0.0.1:6379 if it answers, else a private redis-server on a free port."""
     if redis_answers(6379):
         return Server(None, f"redis://{LOOPBACK}:6379")
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if not shutil.which("redis-server"):
         unavailable("no Redis answers on 127.0.0.1:6379 and redis-server is not installed")
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="appfactory-redis-")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            LOOPBACK,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            folder,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = Server(process, f"redis://{LOOPBACK}:{port}", folder)
-    if not wait_until(lambda: redis_answers(port), 10):
-        server.stop()
-        unavailable(f"redis-server started on port {port} but did not answer within 10 s")
-    return server
+    return start_private_redis()
 
 
 def start_rabbitmq() -> Server:
@@ -145,3 +121,31 @@ def start_rabbitmq() -> Server:
         server.stop()
         unavailable(f"rabbitmq-server started on port {port} but did not answer within 60 s")
     return server
+
+
+def start_private_redis(password: str | None = None) -> Server:
+    """A redis-server of this test run on a free loopback port (never the shared one)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("redis-server is not installed, so no private Redis can be started")
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="appfactory-redis-")
+    command = [binary, "--port", str(port), "--bind", LOOPBACK, "--save", "", "--appendonly",
+               "no", "--dir", folder]  # fmt: skip
+    if password is not None:
+        command += ["--requirepass", password]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    auth = f":{password}@" if password is not None else ""
+    server = Server(process, f"redis://{auth}{LOOPBACK}:{port}", folder)
+    if not wait_until(lambda: _port_open(port), 10):
+        server.stop()
+        unavailable(f"redis-server started on port {port} but did not listen within 10 s")
+    return server
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.5):
+            return True
+    except OSError:
+        return False

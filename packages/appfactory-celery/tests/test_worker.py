@@ -145,3 +145,29 @@ def test_several_workers_share_a_queue(
         hosts = [result.get(timeout=60) for result in results]
     assert len(hosts) == 30
     assert set(hosts) == {first.name, second.name}
+
+
+def test_broker_password_is_masked_in_banner_and_logs(
+    wapp: t.Callable[..., Flask],
+    workers: t.Callable[..., Worker],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from servers import start_private_redis
+
+    password = f"planted-{uuid.uuid4().hex}"
+    server = start_private_redis(password)
+    try:
+        settings = {"CELERY_BROKER_URL": f"{server.url}/0"}
+        worker = workers("wapp.celery", {**as_env("WAPP", settings), "WAPP_DEBUG": "true"})
+        with caplog.at_level("INFO"):
+            app = wapp(**settings)
+        from wtasks.tasks import marker
+
+        with app.app_context():
+            assert marker.delay().get(timeout=20) == "unset"
+        logged = caplog.text + worker.output()
+        assert "Celery broker of wapp: redis://:********@127.0.0.1" in caplog.text
+        assert "transport:   redis://:**@127.0.0.1" in worker.output()
+        assert password not in logged
+    finally:
+        server.stop()
