@@ -91,16 +91,18 @@ def tests(session: nox.Session) -> None:
     suites = test_suites()
     if not suites:
         session.error("No tests folder found under packages/*/ or examples/*/.")
+    empty = [suite for suite in suites if not any(suite.rglob("test_*.py"))]
     for suite in suites:
-        if not any(suite.rglob("test_*.py")):
-            session.error(
-                f"{suite.relative_to(ROOT)} has no test_*.py file: a suite that runs no "
-                "test would pass silently. Add its tests or remove the folder."
-            )
-    for suite in suites:
-        session.log(f"Suite {suite.relative_to(ROOT)}")
-        # Exit status 5 (no test collected) fails the session like any other.
-        session.run("pytest", *PYTEST_OPTIONS, str(suite), *session.posargs)
+        if suite not in empty:
+            session.log(f"Suite {suite.relative_to(ROOT)}")
+            # Exit status 5 (no test collected) fails the session like any other.
+            session.run("pytest", *PYTEST_OPTIONS, str(suite), *session.posargs)
+    if empty:
+        names = ", ".join(str(suite.relative_to(ROOT)) for suite in empty)
+        session.error(
+            f"{names}: no test_*.py file, and a suite that runs no test would pass "
+            "silently. Add its tests or remove the folder"
+        )
 
 
 @nox.session(python=PYTHON)
@@ -138,7 +140,7 @@ def docs(session: nox.Session) -> None:
     """Sphinx: the HTML docs with warnings as errors, then the doctests."""
     docs_dir = ROOT / "docs"
     if not (docs_dir / "conf.py").is_file():
-        session.error(f"{docs_dir / 'conf.py'} is missing: there is no Sphinx tree to build.")
+        session.error(f"{docs_dir / 'conf.py'} is missing: there is no Sphinx tree to build")
     requirements = docs_dir / "requirements.txt"
     extra = ["-r", str(requirements)] if requirements.is_file() else ["sphinx"]
     session.install(*extra, *editable_args())
