@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import nox
+import nox.command
 
 nox.needs_version = ">=2024.3.2"
 nox.options.sessions = ["tests"]
@@ -91,18 +92,21 @@ def tests(session: nox.Session) -> None:
     suites = test_suites()
     if not suites:
         session.error("No tests folder found under packages/*/ or examples/*/.")
-    empty = [suite for suite in suites if not any(suite.rglob("test_*.py"))]
+    # Every suite runs even when an earlier one fails; the session fails at the end.
+    problems = []
     for suite in suites:
-        if suite not in empty:
-            session.log(f"Suite {suite.relative_to(ROOT)}")
-            # Exit status 5 (no test collected) fails the session like any other.
+        name = str(suite.relative_to(ROOT))
+        if not any(suite.rglob("test_*.py")):
+            problems.append(f"{name} has no test_*.py file (a suite that runs no test)")
+            continue
+        session.log(f"Suite {name}")
+        try:
+            # Exit status 5 (no test collected) is a failure like any other.
             session.run("pytest", *PYTEST_OPTIONS, str(suite), *session.posargs)
-    if empty:
-        names = ", ".join(str(suite.relative_to(ROOT)) for suite in empty)
-        session.error(
-            f"{names}: no test_*.py file, and a suite that runs no test would pass "
-            "silently. Add its tests or remove the folder"
-        )
+        except nox.command.CommandFailed:
+            problems.append(f"{name} failed")
+    if problems:
+        session.error("; ".join(problems))
 
 
 @nox.session(python=PYTHON)
