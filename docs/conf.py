@@ -63,7 +63,7 @@ html_theme_options = {
 }
 
 
-def _attribute_docs(app, what, name, obj, options, lines):
+def _attribute_docs(_app, what, name, obj, _options, lines):
     """Give re-exported data (the signals) the ``#:`` comment of their own module.
 
     autodoc reads such comments from the module named in the directive,
@@ -75,8 +75,9 @@ def _attribute_docs(app, what, name, obj, options, lines):
     import importlib
     import pkgutil
 
-    import appfactory.core
     from sphinx.pycode import ModuleAnalyzer
+
+    import appfactory.core
 
     short = name.rpartition(".")[2]
     del lines[:]

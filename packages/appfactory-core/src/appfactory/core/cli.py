@@ -142,7 +142,7 @@ class AppFactoryGroup(FlaskGroup):
 
     def main(self, args: t.Sequence[str] | None = None, *rest: t.Any, **kwargs: t.Any) -> t.Any:
         argv = list(sys.argv[1:] if args is None else args)
-        warnings.showwarning = _show_warning
+        warnings.formatwarning = _format_warning
         try:
             return super().main(argv, *rest, **kwargs)
         except AppFactoryError as exc:
@@ -156,22 +156,20 @@ class AppFactoryGroup(FlaskGroup):
             sys.exit(1)
 
 
-_default_showwarning = warnings.showwarning
+_default_formatwarning = warnings.formatwarning
 
 
-def _show_warning(
+def _format_warning(
     message: Warning | str,
     category: type[Warning],
     filename: str,
     lineno: int,
-    file: t.TextIO | None = None,
     line: str | None = None,
-) -> None:
-    """Show appfactory's warnings as one line on the command line."""
+) -> str:
+    """Format appfactory's warnings as one line on the command line."""
     if issubclass(category, AppFactoryWarning):
-        click.secho(f"Warning: {message}", err=True, fg="yellow")
-    else:
-        _default_showwarning(message, category, filename, lineno, file, line)
+        return f"Warning: {message}\n"
+    return _default_formatwarning(message, category, filename, lineno, line)
 
 
 def clifactory(create_app: CreateApp, **config: t.Any) -> click.Group:
