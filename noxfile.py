@@ -192,7 +192,9 @@ def demo(session: nox.Session) -> None:
     """The example app end to end, as a reader of the README runs it.
 
     Installs the distributions (not editable) into this session's fresh
-    virtualenv and runs the example's commands, a real server included.
+    virtualenv and runs the example's commands, a real server included; then
+    starts a Celery worker on the embedded broker (no server needed), sends
+    ``appctx`` and ``reqctx`` through ``myapp shell`` and stops the worker.
     """
     session.install(*(str(folder) for folder in distributions()))
     check_install(session, Path(session.bin), "site-packages")

@@ -1,8 +1,9 @@
 """Check an installed example app end to end, from outside the source tree.
 
-Given the ``bin`` folder of a virtualenv where appfactory-core, mymodule and
-myapp are installed, run the commands a user would run (``myapp --help``,
-``myapp testapp``, ``myapp run``, ...) from an empty temporary folder, with a
+Given the ``bin`` folder of a virtualenv where appfactory-core,
+appfactory-celery, mymodule and myapp are installed, run the commands a user
+would run (``myapp --help``, ``myapp testapp``, ``myapp run``, a Celery worker
+and ``myapp shell``, ...) from an empty temporary folder, with a
 fresh instance folder and none of the caller's ``MYAPP_*`` variables, and fail
 with a clear message at the first thing that does not work::
 
@@ -34,7 +35,7 @@ from pathlib import Path
 #: Commands that ``myapp --help`` must list.
 HELP_COMMANDS = ("run", "shell", "routes", "config", "packages", "check", "testsimple", "testapp")
 #: Modules whose location tells which copy is installed.
-MODULES = ("appfactory.core", "mymodule", "myapp", "myexts")
+MODULES = ("appfactory.core", "appfactory.celery", "mymodule", "myapp", "myexts")
 #: Seconds a one-shot command may take, and a server to answer its first request.
 COMMAND_TIMEOUT = 120
 SERVER_TIMEOUT = 60
@@ -70,6 +71,7 @@ class Env:
         extra_env: t.Mapping[str, str] | None = None,
         timeout: float = COMMAND_TIMEOUT,
         shown: str | None = None,
+        stdin_text: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run an installed command from the working folder and show its output.
 
@@ -83,7 +85,8 @@ class Env:
                 argv,
                 cwd=self.workdir,
                 env={**self.variables, **(extra_env or {})},
-                stdin=subprocess.DEVNULL,
+                input=stdin_text,
+                stdin=None if stdin_text is not None else subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -232,6 +235,38 @@ def check_server_needs_secret_key(env: Env) -> None:
     expect_in("SECRET_KEY", result, "myapp run (without a secret key)")
 
 
+#: What the tutorial types into ``myapp shell`` while a worker runs.
+SHELL_INPUT = """\
+from mymodule.tasks import appctx, reqctx
+print("appctx ->", appctx.delay().get(timeout=10))
+print("reqctx ->", reqctx.delay().get(timeout=10))
+"""
+
+
+def check_celery_tasks(env: Env) -> None:
+    """A worker on the embedded broker runs appctx and reqctx sent from ``myapp shell``."""
+    args = ["celery", "-A", "myapp.celery", "worker", "--loglevel=info", "-P", "solo"]
+    print(f"$ {shlex.join(args)} &", flush=True)
+    log_path = env.workdir / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [env.command("celery"), *args[1:]],
+            cwd=env.workdir,
+            env=env.variables,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_text(" ready.", worker, log_path, "the worker to be ready")
+        result = env.run(["myapp", "shell"], stdin_text=SHELL_INPUT, shown="myapp shell < tasks")
+        expect_in("appctx -> myapp", result, "myapp shell")
+        expect_in("reqctx -> GET", result, "myapp shell")
+    finally:
+        stop(worker)
+    print(indent(log_path.read_text().rstrip()), flush=True)
+
+
 CHECKS: list[t.Callable[[Env], None]] = [
     check_locations,
     check_help,
@@ -240,6 +275,7 @@ CHECKS: list[t.Callable[[Env], None]] = [
     check_wsgi,
     check_server,
     check_server_needs_secret_key,
+    check_celery_tasks,
 ]
 
 
@@ -279,6 +315,21 @@ def wait_for_page(url: str, server: subprocess.Popen[bytes], log_path: Path) -> 
         f"The server did not answer {url} within {SERVER_TIMEOUT} s ({last_error}):\n"
         f"{indent(log_path.read_text())}"
     )
+
+
+def wait_for_text(text: str, process: subprocess.Popen[bytes], log_path: Path, what: str) -> None:
+    """Wait, for a bounded time, until ``process`` writes ``text`` to its log."""
+    deadline = time.monotonic() + SERVER_TIMEOUT
+    while time.monotonic() < deadline:
+        if text in log_path.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise CheckFailed(
+                f"The process exited with status {process.returncode} while waiting for "
+                f"{what}:\n{indent(log_path.read_text())}"
+            )
+        time.sleep(0.2)
+    raise CheckFailed(f"Waited {SERVER_TIMEOUT} s for {what}:\n{indent(log_path.read_text())}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
