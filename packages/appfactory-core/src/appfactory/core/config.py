@@ -20,7 +20,7 @@ from flask import Flask
 
 from .environ import legacy_variable_names, parse_env_value, prefixed_variables
 from .errors import ConfigError, describe_exception
-from .packages import PackageRef, import_package_module, resolve_packages
+from .packages import ENTRY_POINT_GROUP, PackageRef, import_package_module, resolve_packages
 from .provenance import ConfigHistory, Layer, Origin
 from .registry import Conflict, PackageInfo
 
@@ -181,7 +181,7 @@ class LayerLoader:
         refs: list[PackageRef] = resolve_packages(
             merged.get("PACKAGES"),
             merged.get("PACKAGES_EXCLUDE"),
-            merged.get("PACKAGES_ENTRY_POINT_GROUP", "appfactory.packages"),
+            merged.get("PACKAGES_ENTRY_POINT_GROUP", ENTRY_POINT_GROUP),
         )
         return [PackageInfo(ref.name, ref.source) for ref in refs]
 
