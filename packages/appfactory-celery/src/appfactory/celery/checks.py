@@ -84,7 +84,7 @@ def celery_problems(flask_app: Flask) -> list[Problem]:
 
 def _routed_names(routes: t.Any) -> list[str]:
     tables = routes if isinstance(routes, (list, tuple)) else [routes]
-    names = []
+    names: list[str] = []
     for table in tables:
         if isinstance(table, dict):
             names.extend(k for k in table if isinstance(k, str) and not set("*?[") & set(k))

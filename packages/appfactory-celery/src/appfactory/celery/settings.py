@@ -23,7 +23,12 @@ from celery.app import defaults
 
 NAMESPACE = "CELERY_"
 _OLD_PREFIXES = ("CELERY", "BROKER_")
-_CONVERTED_TYPES = frozenset({"bool", "int", "float"})
+#: The option types whose text is converted, with what a valid value looks like.
+_EXPECTED = {
+    "bool": "true or false (also yes/no, on/off, 1/0)",
+    "int": "a whole number such as 4",
+    "float": "a number such as 2.5",
+}
 
 #: Defaults that lose no task and trust no message, in Celery's names.
 SAFE_DEFAULTS: dict[str, t.Any] = {
@@ -102,14 +107,14 @@ def collect(app: Flask) -> CelerySettings:
 
 def _convert(name: str, key: str, value: t.Any, origin: str) -> t.Any:
     option = defaults._OPTIONS.get(name)
-    if option is None or option.type not in _CONVERTED_TYPES or not isinstance(value, str):
+    if option is None or option.type not in _EXPECTED or not isinstance(value, str):
         return value
     try:
         return option.to_python(value)
     except (TypeError, ValueError, KeyError) as exc:
         raise ConfigError(
             f"{key}={display(key, value)} ({origin}) is not a valid {option.type} for "
-            f"Celery's {name}; give a {option.type} such as {option.default!r}."
+            f"Celery's {name}; give {_EXPECTED[option.type]}."
         ) from exc
 
 
@@ -126,15 +131,27 @@ def warn_unknown(found: CelerySettings) -> None:
 
 
 def check_serializers(found: CelerySettings) -> None:
-    """Refuse a serializer that the accepted content types do not allow."""
+    """Refuse a serializer that the accepted content types do not allow.
+
+    Workers decode tasks with ``accept_content``; callers decode results with
+    ``result_accept_content``, or ``accept_content`` when that is unset.
+    """
     accepted = set(found.values.get("accept_content") or ())
-    for name in ("task_serializer", "result_serializer"):
-        serializer = found.values.get(name)
-        if serializer and accepted and serializer not in accepted:
-            source = found.sources[name]
-            raise ConfigError(
-                f"{source} is {serializer!r}, but CELERY_ACCEPT_CONTENT allows only "
-                f"{sorted(accepted)!r}, so workers would reject every message. To opt in, "
-                f"set CELERY_ACCEPT_CONTENT = {sorted(accepted | {serializer})!r} (and "
-                "CELERY_RESULT_ACCEPT_CONTENT likewise)."
-            )
+    serializer = found.values.get("task_serializer")
+    if serializer and accepted and serializer not in accepted:
+        raise ConfigError(
+            f"{found.sources['task_serializer']} is {serializer!r}, but CELERY_ACCEPT_CONTENT "
+            f"allows only {sorted(accepted)!r}, so workers would reject every message. To opt "
+            f"in, set CELERY_ACCEPT_CONTENT = {sorted(accepted | {serializer})!r} (and "
+            "CELERY_RESULT_ACCEPT_CONTENT likewise)."
+        )
+    results = found.values.get("result_accept_content")
+    setting = "CELERY_RESULT_ACCEPT_CONTENT" if results else "CELERY_ACCEPT_CONTENT"
+    accepted = set(results) if results else accepted
+    serializer = found.values.get("result_serializer")
+    if serializer and accepted and serializer not in accepted:
+        raise ConfigError(
+            f"{found.sources['result_serializer']} is {serializer!r}, but {setting} allows "
+            f"only {sorted(accepted)!r}, so callers could not read any result. To opt in, "
+            f"set {setting} = {sorted(accepted | {serializer})!r}."
+        )

@@ -51,7 +51,7 @@ def load_extensions(app: Flask, registry: Registry) -> None:
         except Exception as exc:
             raise ExtensionError(
                 f"Extension {entry!r} in EXTENSIONS failed while setting up the app: "
-                f"{describe_exception(exc)}. Fix the extension or its settings."
+                f"{describe_exception(exc).rstrip('.')}. Fix the extension or its settings."
             ) from exc
         for key, value in app.config.items():
             if before.get(key, _MISSING) is not value:
