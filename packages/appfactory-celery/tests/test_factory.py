@@ -365,7 +365,7 @@ def test_check_task_name_registered_by_two_packages(make_package: MakePackage) -
             "task-name-conflict",
             Level.ERROR,
             f"Task 'af302.dup' is registered by packages {winner!r} and {loser!r}; "
-            f"only {winner!r}'s runs.",
+            f"only the task of {winner!r} runs.",
             "Give one of the tasks another name: @shared_task(name='pkg.task').",
         )
     ]

@@ -8,6 +8,7 @@ RabbitMQ broker sends them back over RPC, unless a result backend is set.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import typing as t
 from urllib.parse import urlsplit
@@ -23,6 +24,18 @@ from appfactory.core.masking import mask_url
 EMBEDDED_POLLING_INTERVAL = 0.1
 
 
+def make_private_folder(folder: str) -> None:
+    """Create ``folder`` and its missing parents, readable by their owner only (0o700)."""
+    missing = []
+    path = os.path.abspath(folder)
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, mode=0o700)
+
+
 def embedded_folders(app: Flask) -> dict[str, str]:
     """The folders of the embedded broker and results under the instance folder."""
     root = os.path.join(app.instance_path, "celery")
@@ -33,7 +46,7 @@ def embedded_settings(app: Flask) -> dict[str, t.Any]:
     """Celery settings of the embedded broker, creating its folders (mode 0o700)."""
     folders = embedded_folders(app)
     for folder in folders.values():
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        make_private_folder(folder)
     return {
         "broker_url": "filesystem://",
         "broker_transport_options": {
@@ -74,11 +87,11 @@ def following_result_backend(app: Flask, transport: str, broker_url: t.Any) -> t
     """The result backend that goes with a broker when none is configured."""
     if transport in ("redis", "rediss"):
         return broker_url if isinstance(broker_url, str) else broker_url[0]
-    if transport in ("amqp", "pyamqp", "librabbitmq"):
+    if transport in ("amqp", "amqps", "pyamqp", "librabbitmq"):
         return "rpc://"
     if transport == "filesystem":
         results = embedded_folders(app)["results"]
-        os.makedirs(results, mode=0o700, exist_ok=True)
+        make_private_folder(results)
         return f"file://{results}"
     return None
 

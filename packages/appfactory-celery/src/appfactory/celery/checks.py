@@ -38,7 +38,8 @@ def celery_problems(flask_app: Flask) -> list[Problem]:
                     "task-name-conflict",
                     Level.ERROR,
                     f"Task {conflict.name!r} is registered by packages {conflict.winner!r} and "
-                    f"{', '.join(map(repr, conflict.losers))}; only {conflict.winner!r}'s runs.",
+                    f"{', '.join(map(repr, conflict.losers))}; only the task of "
+                    f"{conflict.winner!r} runs.",
                     "Give one of the tasks another name: @shared_task(name='pkg.task').",
                 )
             )

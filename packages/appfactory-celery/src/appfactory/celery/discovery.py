@@ -41,7 +41,7 @@ def load_tasks(flask_app: Flask) -> None:
                 registry.conflicts.append(Conflict("task-name", task.name, owner, (package,)))
                 warnings.warn(
                     f"Task name {task.name!r} is registered by packages {owner!r} and "
-                    f"{package!r}; only {owner!r}'s task runs. Give one task another name.",
+                    f"{package!r}; only the task of {owner!r} runs. Give one task another name.",
                     AppFactoryWarning,
                     stacklevel=2,
                 )

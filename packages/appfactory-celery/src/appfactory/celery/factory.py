@@ -61,6 +61,8 @@ def configure(flask_app: Flask) -> CelerySettings:
         registry.history.record(key, value, Origin(Layer.EXTENSION, EXTENSION_NAME))
     registry.declared_settings.update(flask_to_celery())
     settings = collect(flask_app)
+    # Unknown Celery-like names are reported by AF301, with Celery's names to choose from.
+    registry.declared_settings.update(key for key, _ in settings.unknown)
     check_serializers(settings)
     return settings
 

@@ -101,7 +101,12 @@ def collect(app: Flask) -> CelerySettings:
                 f"setting. Keep one of them, preferably {flask_name(name)}."
             )
         found.sources[name] = key
-        found.values[name] = _convert(name, key, app.config[key], str(history.origin(key)))
+        value = _convert(name, key, app.config[key], str(history.origin(key)))
+        if value is not app.config[key]:
+            # Flask-side code reads the same value as Celery ("false" -> False).
+            app.config[key] = value
+            history.amend(key, value)
+        found.values[name] = value
     return found
 
 

@@ -78,6 +78,14 @@ class ConfigHistory:
         """Note that ``origin`` set ``key`` to ``value``."""
         self._settings.setdefault(key, []).append(Setting(origin, value))
 
+    def amend(self, key: str, value: t.Any) -> None:
+        """Replace the effective value of ``key``, keeping its origin.
+
+        For readers that convert a value to its setting's type.
+        """
+        last = self._settings[key][-1]
+        self._settings[key][-1] = Setting(last.origin, value)
+
     def history(self, key: str) -> list[Setting]:
         """All values of ``key``, lowest layer first (empty when never set)."""
         return list(self._settings.get(key, ()))
