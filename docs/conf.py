@@ -1,7 +1,8 @@
 """Sphinx configuration of the appfactory documentation.
 
 The packages are imported for autodoc, so build the docs in an environment
-where appfactory-core, mymodule and myapp are installed (``nox -s docs``).
+where appfactory-core, appfactory-celery, mymodule and myapp are installed
+(``nox -s docs``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ root_doc = "index"
 # because no inventory is fetched (the docs build without network).
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(flask|click|jinja2|blinker|werkzeug|types|typing|t|collections\.abc)\..*"),
+    (
+        r"py:.*",
+        r"(flask|click|jinja2|blinker|werkzeug|celery|kombu|types|typing|t|collections\.abc)\..*",
+    ),
 ]
 nitpick_ignore = [
     # Names that autodoc prints from annotations without a page to link to:
@@ -64,25 +68,25 @@ html_theme_options = {
 
 
 def _attribute_docs(_app, what, name, obj, _options, lines):
-    """Give re-exported data (the signals) the ``#:`` comment of their own module.
+    """Give re-exported data the ``#:`` comment of the module that defines it.
 
     autodoc reads such comments from the module named in the directive,
-    ``appfactory.core``, where the signals are only imported; without this
-    the page would show the docstring of blinker's signal class instead.
+    ``appfactory.core`` or ``appfactory.celery``, where the data (the signals,
+    ``__version__``) is only imported; without this the page would show the
+    docstring of the value's class instead (blinker's signal class, ``str``).
     """
-    if what != "data" or not name.startswith("appfactory.core."):
+    package_name, _, short = name.rpartition(".")
+    if what != "data" or package_name not in ("appfactory.core", "appfactory.celery"):
         return
     import importlib
     import pkgutil
 
     from sphinx.pycode import ModuleAnalyzer
 
-    import appfactory.core
-
-    short = name.rpartition(".")[2]
+    package = importlib.import_module(package_name)
     del lines[:]
-    for info in pkgutil.iter_modules(appfactory.core.__path__):
-        modname = f"appfactory.core.{info.name}"
+    for info in pkgutil.iter_modules(package.__path__):
+        modname = f"{package_name}.{info.name}"
         if getattr(importlib.import_module(modname), short, None) is not obj:
             continue
         doc = ModuleAnalyzer.for_module(modname).find_attr_docs().get(("", short))
@@ -91,5 +95,28 @@ def _attribute_docs(_app, what, name, obj, _options, lines):
             return
 
 
+def _all_documented(app, env):
+    """Warn (an error under ``-W``) about a name of ``__all__`` without an entry.
+
+    The API pages list the names one by one, in sections; this keeps them
+    complete when a package exports something new.
+    """
+    import importlib
+
+    from sphinx.util import logging
+
+    documented = env.get_domain("py").objects
+    for package_name in ("appfactory.core", "appfactory.celery"):
+        package = importlib.import_module(package_name)
+        for name in package.__all__:
+            if f"{package_name}.{name}" not in documented:
+                logging.getLogger(__name__).warning(
+                    "%s.%s is in __all__ but on no API page (docs/reference/)",
+                    package_name,
+                    name,
+                )
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _attribute_docs)
+    app.connect("env-check-consistency", _all_documented)
