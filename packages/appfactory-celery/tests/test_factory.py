@@ -484,3 +484,39 @@ def test_check_command_reports_celery_problems() -> None:
         "PACKAGES."
     ) in lines
     assert any(line.startswith("info AF305 celery-embedded-broker: ") for line in lines)
+
+
+def test_a_task_imported_from_another_package_is_no_conflict(make_package: MakePackage) -> None:
+    make_package(
+        "reexporting",
+        {
+            "tasks.py": """
+                from celery import shared_task
+
+                from mymodule.tasks import appctx
+
+                @shared_task
+                def own():
+                    return "own"
+            """
+        },
+    )
+    app = make_app(PACKAGES=["mymodule", "reexporting"])
+
+    assert problems(app, "AF302") == []
+    registry = get_registry(app)
+    assert registry.package("reexporting").extras["tasks"] == ["reexporting.tasks.own"]
+    assert "mymodule.tasks.appctx" in registry.package("mymodule").extras["tasks"]
+
+
+def test_filesystem_broker_named_explicitly_gets_the_embedded_folders(
+    isolated: Path,
+) -> None:
+    app = make_app(CELERY_BROKER_URL="filesystem://")
+    options = celery_app(app).conf.broker_transport_options
+
+    queue = Path(app.instance_path) / "celery" / "queue"
+    assert options["data_folder_in"] == str(queue)
+    assert options["data_folder_out"] == str(queue)
+    assert queue.is_dir()
+    assert celery_app(app).conf.result_backend.startswith("file://")

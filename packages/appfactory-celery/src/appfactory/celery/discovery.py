@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
 import warnings
 
@@ -35,26 +36,33 @@ def load_tasks(flask_app: Flask) -> None:
             registry.package(package).extras.setdefault("tasks", []).append(name)
     for module_name, package in modules.items():
         module = registry.package(package).modules["tasks"]
-        for task in _module_tasks(vars(module).values(), celery):
+        for value, task in _module_tasks(vars(module).values(), celery):
             owner = modules.get(task.__module__)
-            if task.__module__ != module_name and owner is not None and owner != package:
-                registry.conflicts.append(Conflict("task-name", task.name, owner, (package,)))
-                warnings.warn(
-                    f"Task name {task.name!r} is registered by packages {owner!r} and "
-                    f"{package!r}; only the task of {owner!r} runs. Give one task another name.",
-                    AppFactoryWarning,
-                    stacklevel=2,
-                )
+            if task.__module__ == module_name or owner is None or owner == package:
+                continue
+            # A task imported from the other package is the very same object there.
+            imported = any(value is other for other in vars(sys.modules[task.__module__]).values())
+            if imported:
+                continue
+            registry.conflicts.append(Conflict("task-name", task.name, owner, (package,)))
+            warnings.warn(
+                f"Task name {task.name!r} is registered by packages {owner!r} and "
+                f"{package!r}; only the task of {owner!r} runs. Give one task another name.",
+                AppFactoryWarning,
+                stacklevel=2,
+            )
     state.tasks_loaded = True
 
 
-def _module_tasks(values: t.Iterable[t.Any], celery: Celery) -> t.Iterator[Task]:
+def _module_tasks(values: t.Iterable[t.Any], celery: Celery) -> t.Iterator[tuple[t.Any, Task]]:
+    """``(module attribute, task)`` of the tasks among ``values``, as ``celery`` has them."""
     with current_celery_app(celery):
         for value in values:
+            task = value
             if type(value) is Proxy:
                 try:
-                    value = value._get_current_object()
+                    task = value._get_current_object()
                 except KeyError:
                     continue
-            if isinstance(value, Task):
-                yield value
+            if isinstance(task, Task):
+                yield value, task

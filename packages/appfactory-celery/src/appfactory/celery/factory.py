@@ -18,6 +18,7 @@ from .broker import (
 from .checks import celery_problems
 from .contexts import AppContextTask
 from .discovery import load_tasks
+from .results import NO_RESULT_BACKEND
 from .settings import (
     SAFE_DEFAULTS,
     CelerySettings,
@@ -42,9 +43,19 @@ def configure(flask_app: Flask) -> CelerySettings:
     user = collect(flask_app)
     warn_unknown(user)
     added = {name: value for name, value in SAFE_DEFAULTS.items() if name not in user.values}
+    # Refused before anything is written: app.config, the embedded broker's folders.
+    check_serializers(
+        CelerySettings(
+            {**added, **user.values}, {**{n: flask_name(n) for n in added}, **user.sources}
+        )
+    )
     broker = user.values.get("broker_url")
     if broker:
         transport = broker_scheme(broker, user.sources["broker_url"])
+        if transport == "filesystem" and not user.values.get("broker_transport_options"):
+            # filesystem:// named explicitly: the embedded broker's folders still apply.
+            options = embedded_settings(flask_app)["broker_transport_options"]
+            added["broker_transport_options"] = options
     else:
         transport = "filesystem"
         embedded = embedded_settings(flask_app)
@@ -63,7 +74,6 @@ def configure(flask_app: Flask) -> CelerySettings:
     settings = collect(flask_app)
     # Unknown Celery-like names are reported by AF301, with Celery's names to choose from.
     registry.declared_settings.update(key for key, _ in settings.unknown)
-    check_serializers(settings)
     return settings
 
 
@@ -76,6 +86,9 @@ def create_celery_app(flask_app: Flask) -> Celery:
     settings = configure(flask_app)
     celery = Celery(flask_app.name, set_as_current=False, task_cls=AppContextTask)
     celery.config_from_object(settings.values)
+    if settings.values.get("result_backend") in (None, "", "disabled"):
+        # Asking for a result then names the setting to set, not just "not implemented".
+        celery.backend_cls = NO_RESULT_BACKEND
     celery.flask_app = flask_app
     flask_app.extensions[STATE_KEY] = CeleryState(flask_app, celery, settings)
     registry = get_registry(flask_app)
