@@ -8,12 +8,15 @@ call, while wrapping ``run`` keeps the fast one.
 from __future__ import annotations
 
 import functools
+import time
 import typing as t
 
 from flask import Flask
 from flask.globals import _cv_app
 
 from celery import Task
+
+from .sending import chained_cause, send_error
 
 Run = t.Callable[..., t.Any]
 Enter = t.Callable[[Flask, Run, tuple[t.Any, ...], dict[str, t.Any]], t.Any]
@@ -82,6 +85,25 @@ class AppContextTask(Task):  # type: ignore[misc]
         run = cls.__dict__.get("run")
         if run is not None and not getattr(run, "__appfactory_context__", False):
             cls.run = wrap_run(run, cls._enter)
+
+    def apply_async(
+        self, args: t.Any = None, kwargs: t.Any = None, *more: t.Any, **options: t.Any
+    ) -> t.Any:
+        """Send the task, as Celery does; a failure to send is told plainly.
+
+        A broker (or result backend) that cannot be reached after the publish
+        retries raises :class:`~appfactory.celery.BrokerUnavailableError`, an
+        argument the serializer cannot carry raises
+        :class:`~appfactory.celery.TaskArgumentError`, both naming the task.
+        """
+        started = time.monotonic()
+        try:
+            return super().apply_async(args, kwargs, *more, **options)
+        except Exception as exc:
+            error = send_error(self, exc, args, kwargs, options, time.monotonic() - started)
+            if error is None:
+                raise
+            raise error from chained_cause(error, exc)
 
 
 class RequestContextTask(AppContextTask):

@@ -40,6 +40,26 @@ SAFE_DEFAULTS: dict[str, t.Any] = {
     "task_acks_late": True,
     "task_reject_on_worker_lost": True,
     "broker_connection_retry_on_startup": True,
+    # A send to a broker that is down waits a bounded time, then fails: at most
+    # 4 s per connection attempt, 5 attempts, 2.5 s of pauses between them.
+    "broker_connection_timeout": 4.0,
+    "task_publish_retry_policy": {
+        "max_retries": 4,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 1.0,
+    },
+    # The same bound for a Redis result backend, which is reached before the
+    # message is sent (Celery's own policy retries for 20 s).
+    "redis_socket_connect_timeout": 4.0,
+    "result_backend_transport_options": {
+        "retry_policy": {
+            "max_retries": 4,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1.0,
+        }
+    },
 }
 
 

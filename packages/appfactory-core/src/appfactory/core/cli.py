@@ -16,6 +16,7 @@ from .commands import package_commands
 from .errors import AppFactoryError, AppFactoryWarning, describe_exception
 from .factory import load_application
 from .management import check_command, config_group, packages_command
+from .masking import mask_url
 from .provenance import Layer, Origin
 from .registry import get_registry
 from .secret_key import ensure_secret_key, require_secret_key
@@ -150,8 +151,11 @@ class AppFactoryGroup(FlaskGroup):
                 raise
             click.secho(f"Error: {exc}", err=True, fg="red")
             cause = exc.__cause__
-            if cause is not None and describe_exception(cause) not in str(exc):
-                click.echo(f"  caused by {describe_exception(cause)}", err=True)
+            # The cause is library text: a URL in it may hold a password.
+            described = mask_url(describe_exception(cause)) if cause is not None else ""
+            # Quoted by the message (maybe within a sentence of its own): not repeated.
+            if described and described.rstrip(".") not in mask_url(str(exc)):
+                click.echo(f"  caused by {described}", err=True)
             click.echo("  (run with --traceback to see the full stack)", err=True)
             sys.exit(1)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+import difflib
+import functools
 import re
 import typing as t
 from collections.abc import Mapping
 
 from .errors import ConfigError
 from .masking import display
+from .provenance import ConfigHistory, Layer
 
 #: Variables ``<PREFIX>_<NAME>`` that choose folders or lists rather than settings.
 RESERVED_NAMES = frozenset({"INSTANCE_PATH", "STATIC_FOLDER", "APP_CONFIG_ENVS"})
@@ -136,3 +139,45 @@ def legacy_variable_names(value: t.Any, source: str) -> list[str]:
             f"string, not {type(value).__name__}; for example ['SECRET_KEY']."
         )
     return [n.upper() for n in names if n]
+
+
+def misspelt_variables(
+    prefix: str, history: ConfigHistory, declared: t.AbstractSet[str]
+) -> list[tuple[str, str, str]]:
+    """``(variable, setting, closest known setting)`` of the likely typos among variables.
+
+    A variable ``<PREFIX>_<NAME>`` is a likely typo when no layer but the
+    environment knows ``NAME`` (neither Flask, a package, an extension,
+    the app's configuration, the instance file nor a keyword argument), and a
+    known setting or reserved name is close to it.
+
+    >>> from appfactory.core.provenance import ConfigHistory, Layer, Origin
+    >>> history = ConfigHistory()
+    >>> history.record("SECRT_KEY", "x", Origin(Layer.ENV, "MYAPP_SECRT_KEY"))
+    >>> misspelt_variables("MYAPP", history, {"SECRET_KEY", "DEBUG"})
+    [('MYAPP_SECRT_KEY', 'SECRT_KEY', 'SECRET_KEY')]
+    """
+    unknown = [key for key in history.keys_from(Layer.ENV) if key not in declared]
+    if not unknown:
+        return []
+    known = frozenset(
+        declared | history.keys_from(Layer.APP, Layer.INSTANCE, Layer.KWARGS) | RESERVED_NAMES
+    )
+    start = prefix + "_"
+    found = []
+    for key in sorted(set(unknown) - known):
+        variables = [s.origin.source for s in history.history(key) if s.origin.layer is Layer.ENV]
+        if not variables[-1].startswith(start):
+            continue  # a bare name the app listed in APP_CONFIG_ENVS
+        close = _closest(key, known)
+        if close is not None:
+            found.append((variables[-1], key, close))
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _closest(key: str, known: frozenset[str]) -> str | None:
+    # Cached: the app's own variables would otherwise cost a comparison with
+    # every known setting (hundreds with Celery's) each time an app is made.
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+    return close[0] if close else None

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import sys
 import typing as t
+import warnings
 
 from flask import Flask
 
 from .blueprints import register_blueprints
 from .commands import package_commands
 from .config import FACTORY_SETTINGS, LayerLoader, instance_file_path
-from .environ import empty_variables, env_prefix
-from .errors import ConfigError, describe_exception
+from .environ import empty_variables, env_prefix, misspelt_variables
+from .errors import AppFactoryWarning, ConfigError, describe_exception
 from .extensions import load_extensions
 from .provenance import Layer
 from .registry import EXTENSION_KEY, Registry, get_registry
@@ -139,6 +140,21 @@ def configure_app(app: Flask, module_name: t.Any, kwargs_config: t.Mapping[str, 
     return registry
 
 
+def warn_misspelt_variables(registry: Registry) -> None:
+    """Warn about each ``<PREFIX>_`` variable whose name looks like a typo of a setting."""
+    for variable, key, close in misspelt_variables(
+        registry.prefix, registry.history, registry.declared_settings
+    ):
+        warnings.warn(
+            f"Environment variable {variable} sets {key}, which no package, extension, "
+            f"Flask or the app's configuration defines; did you mean {registry.prefix}_{close}? "
+            f"Rename the variable, or give {key} a default in the app's configuration if "
+            "it is a setting of the app's own.",
+            AppFactoryWarning,
+            stacklevel=3,
+        )
+
+
 def load_application(app: AppT) -> AppT:
     """Finish an app made with ``load=False``: extensions, blueprints, templates.
 
@@ -149,6 +165,8 @@ def load_application(app: AppT) -> AppT:
         return app
     add_jinja_extensions(app)
     load_extensions(app, registry)
+    # After the extensions, which declare their settings: fewer false alarms.
+    warn_misspelt_variables(registry)
     register_blueprints(app, registry)
     package_commands(registry)
     install_template_loader(app, registry)

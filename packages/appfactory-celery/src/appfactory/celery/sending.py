@@ -1,0 +1,142 @@
+"""Why a task was not sent, told with an appfactory error.
+
+Only failures of sending are explained: an exception raised by the task
+itself, when it runs eagerly inside ``apply_async``, passes through as it is.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Flask
+from kombu import serialization
+from kombu.exceptions import EncodeError, OperationalError
+
+from appfactory.core import AppFactoryError
+from appfactory.core.errors import describe_exception
+from appfactory.core.masking import mask_url
+from celery import Task
+
+from .broker import describe_broker
+from .errors import BrokerUnavailableError, TaskArgumentError
+from .state import get_state
+
+_APPLY = Task.apply.__code__
+#: How deep into nested arguments the culprit of an encoding error is looked for.
+_MAX_DEPTH = 20
+
+
+def send_error(
+    task: Task,
+    exc: BaseException,
+    args: t.Any,
+    kwargs: t.Any,
+    options: dict[str, t.Any],
+    seconds: float,
+) -> AppFactoryError | None:
+    """The error to raise instead of ``exc``, or ``None`` to let ``exc`` through."""
+    if isinstance(exc, AppFactoryError) or _ran_the_task(exc):
+        return None
+    if isinstance(exc, EncodeError):
+        return TaskArgumentError(_encode_message(task, exc, args, kwargs, options))
+    if isinstance(exc, OperationalError):
+        return BrokerUnavailableError(_unreachable_message(task, exc, "broker", seconds))
+    if isinstance(exc, RuntimeError) and _is_connection_error(task, exc.__cause__):
+        # Celery's redis result backend, subscribing to the result before the
+        # message is sent, gives up with a RuntimeError chained to the cause.
+        return BrokerUnavailableError(
+            _unreachable_message(task, t.cast(BaseException, exc.__cause__), "backend", seconds)
+        )
+    return None
+
+
+def chained_cause(error: AppFactoryError, exc: BaseException) -> BaseException:
+    """What ``error`` is chained to: the connection error itself for a result backend."""
+    if isinstance(error, BrokerUnavailableError) and not isinstance(exc, OperationalError):
+        return t.cast(BaseException, exc.__cause__)
+    return exc
+
+
+def _ran_the_task(exc: BaseException) -> bool:
+    traceback = exc.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code is _APPLY:
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def _is_connection_error(task: Task, cause: BaseException | None) -> bool:
+    if cause is None:
+        return False
+    errors = getattr(task.app.backend, "connection_errors", ()) or ()
+    return isinstance(cause, (OSError, *errors))
+
+
+def _setting(task: Task, name: str, default: str) -> str:
+    """The Flask setting that gave Celery's ``name`` (``BROKER_URL``, for instance)."""
+    flask_app = getattr(task.app, "flask_app", None)
+    state = get_state(flask_app) if isinstance(flask_app, Flask) else None
+    return state.settings.sources.get(name, default) if state is not None else default
+
+
+def _unreachable_message(task: Task, exc: BaseException, side: str, seconds: float) -> str:
+    conf = task.app.conf
+    broker = describe_broker(conf.broker_url)
+    broker_setting = _setting(task, "broker_url", "CELERY_BROKER_URL")
+    if side == "broker":
+        what, setting = f"the broker {broker}", broker_setting
+    else:
+        backend = mask_url(str(conf.result_backend))
+        if backend == broker:
+            what, setting = f"the broker {broker} (also the result backend)", broker_setting
+        else:
+            setting = _setting(task, "result_backend", "CELERY_RESULT_BACKEND")
+            what = f"the result backend {backend}"
+    return (
+        f"Task {task.name!r} was not sent: {what} cannot be reached "
+        f"({mask_url(describe_exception(exc))}); gave up after {seconds:.1f} s of retries. "
+        f"Check that it runs and that {setting} (host, port, password) is right."
+    )
+
+
+def _encode_message(
+    task: Task, exc: EncodeError, args: t.Any, kwargs: t.Any, options: dict[str, t.Any]
+) -> str:
+    serializer = options.get("serializer") or task.serializer or task.app.conf.task_serializer
+    found = None
+    for path, value in [
+        *((f"args[{i}]", v) for i, v in enumerate(args or ())),
+        *((f"kwargs[{k!r}]", v) for k, v in (kwargs or {}).items()),
+    ]:
+        found = _culprit(value, path, serializer, _MAX_DEPTH)
+        if found is not None:
+            break
+    where = f"argument {found[0]} is of type {type(found[1]).__name__}" if found else "an argument"
+    return (
+        f"Task {task.name!r} was not sent: {where}, which the {serializer!r} serializer "
+        f"cannot carry ({describe_exception(exc)}). Pass plain data instead (str, int, "
+        "float, bool, None, lists and dicts of them), such as the id of an object rather "
+        "than the object."
+    )
+
+
+def _culprit(value: t.Any, path: str, serializer: str, depth: int) -> tuple[str, t.Any] | None:
+    """The innermost part of ``value`` that ``serializer`` cannot encode, with its path."""
+    try:
+        serialization.dumps(value, serializer)  # type: ignore[no-untyped-call]
+        return None
+    except Exception:
+        pass
+    if depth > 0:
+        if isinstance(value, dict):
+            items: t.Iterable[tuple[str, t.Any]] = ((f"[{k!r}]", v) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            items = ((f"[{i}]", v) for i, v in enumerate(value))
+        else:
+            items = ()
+        for suffix, item in items:
+            found = _culprit(item, path + suffix, serializer, depth - 1)
+            if found is not None:
+                return found
+    return path, value
