@@ -1,0 +1,332 @@
+"""Security of the Celery side, with real workers and a real Redis.
+
+- Workers accept JSON only: a pickle message, whose loading would run code,
+  is refused and never loaded (and, as a control, the same message is loaded
+  by a worker that opted in to pickle, so the refusal is not an accident of a
+  malformed message).
+- Secrets never reach any output: planted in ``SECRET_KEY``, a ``*_PASSWORD``,
+  a ``*_TOKEN``, an ``*_API_KEY`` and the broker URL's password, they are
+  absent from ``myapp config show``, ``myapp check``, ``myapp packages``,
+  errors, the web side's logs, the worker's banner and logs, and the
+  configuration a worker reports to ``celery inspect conf``.
+- The embedded broker keeps its messages in folders of mode 0o700.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import subprocess
+import sys
+import time
+import typing as t
+import uuid
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from kombu import Connection, Exchange, Queue
+from servers import LOOPBACK, Server, free_port, start_private_redis
+from workers import WORKER_APPS, Worker, start_worker
+
+from appfactory.celery import BrokerUnavailableError, celery_app, celeryfactory
+from appfactory.core import AppFactoryError, appfactory
+from appfactory.core.errors import describe_exception
+
+pytestmark = pytest.mark.timeout(180)
+
+REDIS_DB = 6
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> t.Iterator[t.Callable[..., Worker]]:
+    """Start workers with ``workers(module, env)``; each is stopped (by its PID) at the end."""
+    started: list[Worker] = []
+
+    def start(module: str, env: dict[str, str]) -> Worker:
+        worker = start_worker(module, env, tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def wapp(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., Flask]:
+    monkeypatch.syspath_prepend(str(WORKER_APPS))
+    from wapp.app import create_app
+
+    return t.cast(t.Callable[..., Flask], create_app)
+
+
+# -- Pickle is refused -----------------------------------------------------------------------
+
+
+class Trap:
+    """Unpickling this runs ``touch <path>``: what a hostile pickle message could do."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[t.Any, tuple[str]]:
+        return (os.system, (f"touch {self.path}",))
+
+
+def send_pickle_message(url: str, queue: str, task_id: str, target: Path) -> None:
+    """Publish, with kombu alone, a task message of ``wtasks.tasks.where`` serialized by pickle.
+
+    Its positional argument unpickles to ``os.system("touch <target>")``, so
+    the file appears exactly when a worker loads the message.
+    """
+    body = ((Trap(target),), {}, {"callbacks": None, "errbacks": None, "chain": None})
+    headers = {
+        "lang": "py",
+        "task": "wtasks.tasks.where",
+        "id": task_id,
+        "root_id": task_id,
+        "parent_id": None,
+        "group": None,
+        "retries": 0,
+        "eta": None,
+        "expires": None,
+        "timelimit": [None, None],
+        "argsrepr": "(<trap>,)",
+        "kwargsrepr": "{}",
+        "origin": "test_worker_security",
+        "ignore_result": False,
+    }
+    with Connection(url, connect_timeout=5) as connection:
+        exchange = Exchange(queue, type="direct")
+        connection.Producer().publish(
+            body,
+            serializer="pickle",
+            exchange=exchange,
+            routing_key=queue,
+            declare=[Queue(queue, exchange, routing_key=queue)],
+            headers=headers,
+            retry=True,
+            retry_policy={"max_retries": 3},
+        )
+
+
+def wait_for(check: t.Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+@pytest.mark.parametrize("accept", ["default", "pickle opted in"])
+def test_worker_refuses_a_pickle_message_unless_opted_in(
+    accept: str,
+    redis_server: Server,
+    wapp: t.Callable[..., Flask],
+    workers: t.Callable[..., Worker],
+    tmp_path: Path,
+) -> None:
+    queue = f"appfactory-pickle-{uuid.uuid4().hex[:8]}"
+    settings = {
+        "CELERY_BROKER_URL": f"{redis_server.url}/{REDIS_DB}",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+    }
+    env = {f"WAPP_{k}": v for k, v in settings.items()}
+    if accept != "default":
+        env["WAPP_CELERY_ACCEPT_CONTENT"] = "['json', 'pickle']"
+        # Celery itself refuses to run a pickle-accepting worker as root without this.
+        env["C_FORCE_ROOT"] = "1"
+    worker = workers("wapp.celery", env)
+    app = wapp(**settings)
+    target = tmp_path / "unpickled"
+    trap_id = uuid.uuid4().hex
+
+    send_pickle_message(settings["CELERY_BROKER_URL"], queue, trap_id, target)
+    from wtasks.tasks import marker, where
+
+    with app.app_context():
+        # Sent after the pickle message, on the same queue: once it ran, the
+        # worker has dealt with the pickle message.
+        assert marker.delay().get(timeout=30) == "unset"
+        trapped = where.AsyncResult(trap_id)
+        if accept == "default":
+            assert trapped.state == "PENDING"
+        else:
+            assert trapped.get(timeout=30) == worker.name
+
+    output = worker.output()
+    if accept == "default":
+        assert not target.exists(), "the worker loaded a pickle message"
+        assert (
+            "Refusing to deserialize untrusted content of type pickle "
+            "(application/x-python-serialize)"
+        ) in output
+        assert f"Task wtasks.tasks.where[{trap_id}] received" not in output
+    else:
+        # The control: the same message, loaded, runs its code.
+        assert wait_for(target.exists, 10)
+        assert f"Task wtasks.tasks.where[{trap_id}] succeeded" in output
+
+
+def test_web_side_sends_json_only(wapp: t.Callable[..., Flask]) -> None:
+    """Messages leave the web side as JSON, so no worker ever needs to accept pickle."""
+    app = wapp(CELERY_BROKER_URL="memory://")
+    celery = celeryfactory(app)
+    from wtasks.tasks import marker
+
+    with app.app_context(), celery.connection_for_write() as connection:
+        marker.delay()
+        message = connection.SimpleQueue(celery.conf.task_default_queue).get(timeout=5)
+    assert message.content_type == "application/json"
+    assert celery.conf.accept_content == ["json"]
+    assert celery.conf.result_accept_content == ["json"]
+
+
+# -- Secrets never reach any output ----------------------------------------------------------
+
+
+def planted(name: str) -> str:
+    return f"planted-{name}-{uuid.uuid4().hex[:12]}"
+
+
+def run(*command: str, env: dict[str, str], cwd: Path) -> str:
+    """Run a command; returns its standard output and error together."""
+    result = subprocess.run(
+        list(command), env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    return f"$ {' '.join(command)} (exit {result.returncode})\n{result.stdout}{result.stderr}"
+
+
+def test_planted_secrets_never_appear_in_any_output(
+    workers: t.Callable[..., Worker],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    secrets = {
+        "SECRET_KEY": planted("secret-key"),
+        "MAIL_PASSWORD": planted("mail-password"),
+        "GITHUB_TOKEN": planted("github-token"),
+        "STRIPE_API_KEY": planted("stripe-api-key"),
+    }
+    broker_password = planted("broker-password")
+    server = start_private_redis(broker_password)
+    try:
+        instance = tmp_path / "instance" / "myapp"
+        instance.mkdir(parents=True, mode=0o700)
+        (instance / "myapp.cfg").write_text(f"SECRET_KEY = {secrets['SECRET_KEY']!r}\n")
+        env = {
+            "MYAPP_INSTANCE_PATH": str(instance),
+            "MYAPP_CELERY_BROKER_URL": f"{server.url}/0",
+            "MYAPP_CELERY_TASK_DEFAULT_QUEUE": f"appfactory-secrets-{uuid.uuid4().hex[:8]}",
+            **{f"MYAPP_{key}": value for key, value in secrets.items() if key != "SECRET_KEY"},
+        }
+        for variable, value in env.items():
+            monkeypatch.setenv(variable, value)
+        everything = {**secrets, "broker password": broker_password}
+        bin_dir = Path(sys.executable).parent
+        process_env = {**os.environ, **env}
+        outputs: list[str] = []
+
+        # The management command.
+        for args in (
+            ["config", "show"],
+            ["config", "show", "--history", "SECRET_KEY"],
+            *(["config", "show", "--history", key] for key in secrets),
+            ["config", "show", "--history", "CELERY_BROKER_URL"],
+            ["config", "show", "--history", "CELERY_RESULT_BACKEND"],
+            ["check", "--fail-level", "info"],
+            ["packages"],
+        ):
+            outputs.append(run(str(bin_dir / "myapp"), *args, env=process_env, cwd=tmp_path))
+        bad_scheme = {**process_env, "MYAPP_CELERY_BROKER_URL": f"reddis://:{broker_password}@h/0"}
+        outputs.append(run(str(bin_dir / "myapp"), "check", env=bad_scheme, cwd=tmp_path))
+
+        # The worker: its banner, its logs (in debug, so that the app's own
+        # info lines are logged too), and the configuration it reports.
+        worker = workers("myapp.celery", {**env, "MYAPP_DEBUG": "true"})
+        from myapp.app import create_app
+        from mymodule.tasks import appctx, reqctx
+
+        with caplog.at_level(logging.DEBUG):
+            app = create_app()
+            celery_app(app)
+            with app.app_context():
+                assert appctx.delay().get(timeout=30) == "myapp"
+                assert reqctx.delay().get(timeout=30) == "GET"
+        inspect = ["-A", "myapp.celery", "inspect", "conf", "--timeout", "10", "-d", worker.name]
+        outputs.append(run(str(bin_dir / "celery"), *inspect, env=process_env, cwd=tmp_path))
+        outputs.append(worker.output())
+        outputs.append(caplog.text)
+
+        # Errors: a broker that is down, on a URL with the password.
+        down = f"redis://:{broker_password}@{LOOPBACK}:{free_port()}/0"
+        sender = appfactory(
+            "testapp", None, EXTENSIONS=["appfactory.celery"], CELERY_BROKER_URL=down
+        )
+        celery_app(sender)
+        with sender.app_context(), pytest.raises(BrokerUnavailableError) as info:
+            appctx.apply_async(retry_policy={"max_retries": 0})
+        outputs.append(str(info.value))
+        cause = info.value.__cause__
+        assert isinstance(cause, BaseException)
+        outputs.append(describe_exception(cause))
+        assert isinstance(info.value, AppFactoryError)
+    finally:
+        server.stop()
+
+    text = "\n".join(outputs)
+    # The secrets were there to leak: the app holds them, the outputs name their keys.
+    assert app.config["SECRET_KEY"] == secrets["SECRET_KEY"]
+    assert app.config["STRIPE_API_KEY"] == secrets["STRIPE_API_KEY"]
+    for line in (
+        "SECRET_KEY = ********  [instance file",
+        "MAIL_PASSWORD = ********  [environment variable (MYAPP_MAIL_PASSWORD)]",
+        "GITHUB_TOKEN = ********",
+        "STRIPE_API_KEY = ********",
+        f"CELERY_BROKER_URL = 'redis://:********@{LOOPBACK}:",
+        "Celery broker of myapp: redis://:********@",
+        "transport:   redis://:**@",
+        "appctx runs in myapp with broker redis://:********@",
+        '"broker_url": "redis://:********@',
+        "CELERY_BROKER_URL = 'reddis://:********@h/0' has the unknown scheme",
+        "was not sent: the broker redis://:********@",
+    ):
+        assert line in text, f"{line!r} not in the outputs:\n{text}"
+    leaked = [name for name, secret in everything.items() if secret in text]
+    assert leaked == [], f"{leaked} leaked into the outputs:\n{text}"
+
+
+# -- The embedded broker's folders -----------------------------------------------------------
+
+
+def test_embedded_broker_messages_are_private(tmp_path: Path) -> None:
+    previous = os.umask(0)  # the most permissive umask
+    try:
+        app = appfactory(
+            "testapp",
+            None,
+            EXTENSIONS=["appfactory.celery"],
+            PACKAGES=["mymodule"],
+        )
+        celery = celeryfactory(app)
+        from mymodule.tasks import appctx
+
+        with app.app_context():
+            appctx.delay()
+    finally:
+        os.umask(previous)
+
+    instance = Path(app.instance_path)
+    folders = [instance, *sorted(p for p in (instance / "celery").rglob("*") if p.is_dir())]
+    assert [p.name for p in folders[1:]] == ["control", "processed", "queue", "results"]
+    for folder in [instance, instance / "celery", *folders]:
+        mode = stat.S_IMODE(os.stat(folder).st_mode)
+        assert mode == 0o700, f"{folder}: {oct(mode)}"
+    # The message is there, behind those folders.
+    queued = list((instance / "celery" / "queue").iterdir())
+    assert len(queued) == 1
+    assert celery.conf.broker_url == "filesystem://"
