@@ -37,6 +37,8 @@ nitpick_ignore = [
     # Flask's class written unqualified, and the factory's type variable.
     ("py:class", "Flask"),
     ("py:class", "appfactory.core.factory.AppT"),
+    # The standard library's, in the signatures of appfactory.core.testing.
+    ("py:class", "os.PathLike"),
 ]
 
 autodoc_member_order = "bysource"
@@ -95,7 +97,7 @@ def _attribute_docs(_app, what, name, obj, _options, lines):
             return
 
 
-def _all_documented(app, env):
+def _all_documented(_app, env):
     """Warn (an error under ``-W``) about a name of ``__all__`` without an entry.
 
     The API pages list the names one by one, in sections; this keeps them
@@ -106,7 +108,7 @@ def _all_documented(app, env):
     from sphinx.util import logging
 
     documented = env.get_domain("py").objects
-    for package_name in ("appfactory.core", "appfactory.celery"):
+    for package_name in ("appfactory.core", "appfactory.celery", "appfactory.core.testing"):
         package = importlib.import_module(package_name)
         for name in package.__all__:
             if f"{package_name}.{name}" not in documented:
@@ -118,5 +120,9 @@ def _all_documented(app, env):
 
 
 def setup(app):
+    # The pytest plugin's fixtures: ``.. fixture:: app`` and :fixture:`app`.
+    app.add_object_type(
+        "fixture", "fixture", objname="pytest fixture", indextemplate="pair: %s; pytest fixture"
+    )
     app.connect("autodoc-process-docstring", _attribute_docs)
     app.connect("env-check-consistency", _all_documented)

@@ -1,54 +1,59 @@
-"""Fixtures of the example's tests: a private instance folder and environment."""
+"""Fixtures of the example's tests, from appfactory's pytest plugin.
+
+The plugin gives ``app``, ``client``, ``cli_runner``, ``celery_app``,
+``celery_worker`` and the guards; this file says which app and which command
+to test, and gives each test an instance folder of its own.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
 import typing as t
 from pathlib import Path
 
+import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from flask import Flask
-from flask.globals import _cv_app, _cv_request
 
-from myapp.app import create_app
-from myapp.cli import cli
+import myapp.app
+import myapp.cli
 
-SECRET_KEY = "myapp-tests-not-secret"
+if t.TYPE_CHECKING:
+    from appfactory.core.testing import AppCliRunner
 
-
-@pytest.fixture(autouse=True)
-def instance_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Each test gets its own instance folder and none of the caller's MYAPP_* variables."""
-    for name in list(os.environ):
-        if name.startswith(("MYAPP_", "FLASK_")):
-            monkeypatch.delenv(name)
-    instance = tmp_path / "instance"
-    monkeypatch.setenv("MYAPP_INSTANCE_PATH", str(instance))
-    return instance
+pytest_plugins = ["appfactory.core.testing", "pytester"]
 
 
-@pytest.fixture(autouse=True)
-def _no_leaked_context() -> t.Iterator[None]:
-    """Fail a test that leaves an app or request context pushed."""
-    yield
-    assert _cv_request.get(None) is None, "the test leaked a request context"
-    assert _cv_app.get(None) is None, "the test leaked an app context"
+@pytest.fixture(scope="session")
+def create_app() -> t.Callable[..., Flask]:
+    return myapp.app.create_app
 
 
 @pytest.fixture
-def app() -> Flask:
-    """myapp as ``create_app()`` makes it, with a secret key so that it serves."""
-    return create_app(SECRET_KEY=SECRET_KEY)
+def instance_path(tmp_path: Path) -> Path:
+    """One instance folder per test: tests write the instance file and the database."""
+    return tmp_path / "instance"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(app_environment: str) -> None:
+    """The plugin's isolated environment in every test, also where the app is made by hand
+    and where the ``myapp`` script runs (it inherits ``MYAPP_INSTANCE_PATH``)."""
 
 
 @pytest.fixture
-def invoke() -> t.Callable[..., Result]:
+def cli() -> click.Command:
+    """The ``myapp`` command as installed: the configuration users get, no test settings."""
+    return myapp.cli.cli
+
+
+@pytest.fixture
+def invoke(cli_runner: AppCliRunner) -> t.Callable[..., Result]:
     """``invoke(*args)``: run the ``myapp`` command in-process and return its result."""
 
     def run(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args))
+        return cli_runner.invoke(args=list(args))
 
     return run
 

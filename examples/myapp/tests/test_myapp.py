@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from flask import Flask
+from flask.testing import FlaskClient
 
 import mymodule.models
 from appfactory.core import get_registry
@@ -38,8 +39,8 @@ def test_create_app_uses_the_isolated_instance_folder(instance_path: Path) -> No
     assert instance_path.is_dir()
 
 
-def test_index_says_hello(app: Flask) -> None:
-    response = app.test_client().get("/")
+def test_index_says_hello(client: FlaskClient) -> None:
+    response = client.get("/")
     assert response.status_code == 200
     assert "<h1>Hello, World!</h1>" in response.get_data(as_text=True)
 

@@ -1,17 +1,21 @@
-"""Fixtures shared by the appfactory-celery tests."""
+"""Fixtures shared by the appfactory-celery tests.
+
+appfactory's pytest plugin gives ``make_package``, ``redis_server`` and
+``rabbitmq_server``, and its guards: a test fails if it leaks an app or
+request context, uses Celery's default app or leaves a Celery app current.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-import textwrap
 import typing as t
 from pathlib import Path
 
 import pytest
 from celery import _state
-from flask.globals import _cv_app, _cv_request
-from servers import Server, start_rabbitmq, start_redis
+
+pytest_plugins = ["appfactory.core.testing", "pytester"]
 
 PREFIXES = ("TESTAPP", "OTHERAPP", "WAPP", "MYAPP")
 
@@ -41,51 +45,11 @@ _FALLBACK_BROKER = _FALLBACK.conf.broker_url
 
 @pytest.fixture(autouse=True)
 def _celery_state_untouched() -> t.Iterator[None]:
-    """Fail a test that leaks a context, changes Celery's default app or its current app."""
-    current_before = getattr(_state._tls, "current_app", None)
+    """Fail a test that configures Celery's fallback default app or binds a Flask app to it.
+
+    Leaked contexts, a replaced default app and a Celery app left current are
+    the plugin's guards' to catch (``no_leaked_context``, ``isolated_celery_state``).
+    """
     yield
-    assert _cv_request.get(None) is None, "the test leaked a request context"
-    assert _cv_app.get(None) is None, "the test leaked an app context"
-    assert _state.default_app is _FALLBACK, "the test replaced Celery's default app"
     assert not hasattr(_FALLBACK, "flask_app"), "a Flask app was bound to Celery's default app"
     assert _FALLBACK.conf.broker_url == _FALLBACK_BROKER, "Celery's default app was configured"
-    assert getattr(_state._tls, "current_app", None) is current_before, (
-        "the test left another Celery app current"
-    )
-
-
-@pytest.fixture
-def make_package(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> t.Callable[[str, dict[str, str]], Path]:
-    """Write a package ``name`` with ``{relative path: source}``, importable in this test."""
-    root = tmp_path / "packages"
-    root.mkdir(exist_ok=True)
-    monkeypatch.syspath_prepend(str(root))
-
-    def make(name: str, files: dict[str, str]) -> Path:
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for relative, source in {"__init__.py": "", **files}.items():
-            path = folder / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(source))
-        return root
-
-    return make
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> t.Iterator[Server]:
-    """A Redis server on loopback (the machine's, or one started for this run)."""
-    server = start_redis()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def rabbitmq_server() -> t.Iterator[Server]:
-    """A RabbitMQ server on loopback (the machine's, or one started for this run)."""
-    server = start_rabbitmq()
-    yield server
-    server.stop()

@@ -168,6 +168,77 @@ def test_entry_points_are_scanned_once_per_process(
     assert len([call for call in calls if call.get("group") == "appfactory.packages"]) == 2
 
 
+# PACKAGES_ENTRY_POINTS_EXTRA: packages advertised for one app, as if installed
+
+
+def test_extra_entry_points_are_ordered_with_the_installed_ones(make_app, install_distribution):
+    install_distribution("pkg-dist-one", {"middle": "pkg_beta"})
+    app = make_app(
+        PACKAGES=["pkg_plain"],
+        PACKAGES_ENTRY_POINTS_EXTRA={"zeta": "pkg_alpha", "alpha": "cfg_beta"},
+    )
+    registry = get_registry(app)
+    assert [(info.name, info.source) for info in registry.packages] == [
+        ("pkg_plain", "PACKAGES"),
+        ("cfg_beta", "entry point 'alpha' of PACKAGES_ENTRY_POINTS_EXTRA"),
+        ("pkg_beta", "entry point 'middle' of pkg-dist-one"),
+        ("pkg_alpha", "entry point 'zeta' of PACKAGES_ENTRY_POINTS_EXTRA"),
+    ]
+    assert app.config["PKG_ALPHA_GREETING"] == "Hello from alpha"
+
+
+def test_extra_entry_points_reach_one_app_only(make_app):
+    with_extra = make_app(PACKAGES_ENTRY_POINTS_EXTRA={"alpha": "pkg_alpha"})
+    without = make_app()
+    assert package_names(with_extra) == ["pkg_alpha"]
+    assert package_names(without) == []
+    assert entry_point_packages() == ()
+
+
+def test_extra_entry_points_follow_exclude_and_the_group(make_app):
+    extra = {"alpha": "pkg_alpha", "beta": "pkg_beta"}
+    excluded = make_app(PACKAGES_ENTRY_POINTS_EXTRA=extra, PACKAGES_EXCLUDE=["pkg_beta"])
+    off = make_app(PACKAGES_ENTRY_POINTS_EXTRA=extra, PACKAGES_ENTRY_POINT_GROUP=None)
+    assert package_names(excluded) == ["pkg_alpha"]
+    assert package_names(off) == [], "None turns every entry point off, extra ones too"
+
+
+def test_extra_entry_points_from_the_environment(make_app, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TESTAPP_PACKAGES_ENTRY_POINTS_EXTRA", "{'beta': 'pkg_beta'}")
+    assert package_names(make_app(load=False)) == ["pkg_beta"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            ["pkg_alpha"],
+            "PACKAGES_ENTRY_POINTS_EXTRA must map entry-point names to package import names, "
+            "not list ['pkg_alpha']; for example PACKAGES_ENTRY_POINTS_EXTRA = "
+            "{'greeter': 'greeter'}.",
+        ),
+        (
+            {"alpha": ""},
+            "PACKAGES_ENTRY_POINTS_EXTRA maps 'alpha' to ''; both must be non-empty strings, "
+            "the entry-point name and the package's import name;",
+        ),
+        ({"": "pkg_alpha"}, "PACKAGES_ENTRY_POINTS_EXTRA maps '' to 'pkg_alpha'; both must"),
+        ({"alpha": 1}, "PACKAGES_ENTRY_POINTS_EXTRA maps 'alpha' to 1; both must"),
+    ],
+)
+def test_bad_extra_entry_points(make_app, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        make_app(load=False, PACKAGES_ENTRY_POINTS_EXTRA=value)
+
+
+def test_bad_extra_entry_points_from_the_environment_name_the_variable(
+    make_app, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TESTAPP_PACKAGES_ENTRY_POINTS_EXTRA", "['pkg_beta']")
+    with pytest.raises(ConfigError, match=re.escape("must map entry-point names")):
+        make_app(load=False)
+
+
 def test_resolve_packages_without_an_app(install_distribution):
     install_distribution("pkg-dist-one", {"b": "pkg_beta", "a": "pkg_alpha"})
     refs = resolve_packages(["pkg_plain", "pkg_beta"], ["pkg_plain"])

@@ -10,19 +10,20 @@ from pathlib import Path
 import click
 import jinja2.meta
 import pytest
-from click.testing import CliRunner
 from flask import Flask
+from flask.testing import FlaskClient
 
 import mymodule
 import mymodule.cli
 import mymodule.config
 import mymodule.models
 import mymodule.version
-from appfactory.core import clifactory, get_registry, load_cli
+from appfactory.core import get_registry, load_cli
+from appfactory.core.testing import AppCliRunner
 
 
-def test_index_renders_the_greeting(app: Flask) -> None:
-    response = app.test_client().get("/")
+def test_index_renders_the_greeting(client: FlaskClient) -> None:
+    response = client.get("/")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "<h1>Hello, World!</h1>" in page
@@ -90,29 +91,29 @@ def test_default_greeting_comes_from_mymodule_config(app: Flask) -> None:
     assert get_registry(app).package("mymodule").config_keys == ["MYMODULE_GREETING"]
 
 
-def test_static_stylesheet_is_served(app: Flask) -> None:
-    response = app.test_client().get("/mymodule/static/mymodule.css")
+def test_static_stylesheet_is_served(client: FlaskClient) -> None:
+    response = client.get("/mymodule/static/mymodule.css")
     assert response.status_code == 200
     assert response.mimetype == "text/css"
     assert b"font-family" in response.data
     response.close()
 
 
-@pytest.fixture
-def cli(make_app: t.Callable[..., Flask]) -> click.Group:
-    return clifactory(make_app)
+@pytest.mark.app_config(MYMODULE_GREETING="Hi")
+def test_greeting_from_the_app_config_marker(client: FlaskClient) -> None:
+    assert "<h1>Hi</h1>" in client.get("/").get_data(as_text=True)
 
 
-def test_help_lists_the_commands(cli: click.Group) -> None:
-    result = CliRunner().invoke(cli, ["--help"])
+def test_help_lists_the_commands(cli_runner: AppCliRunner) -> None:
+    result = cli_runner.invoke(args=["--help"])
     assert result.exit_code == 0, result.output
     assert "testsimple  Command without application context." in result.output
     assert "testapp     Command with application context." in result.output
 
 
 @pytest.mark.parametrize(("command", "output"), [("testsimple", "Test"), ("testapp", "testapp")])
-def test_commands_through_clifactory(cli: click.Group, command: str, output: str) -> None:
-    result = CliRunner().invoke(cli, [command])
+def test_commands_through_clifactory(cli_runner: AppCliRunner, command: str, output: str) -> None:
+    result = cli_runner.invoke(args=[command])
     assert result.exit_code == 0, result.output
     assert result.output == f"{output}\n"
 
@@ -140,3 +141,14 @@ def test_schema_is_valid_sqlite() -> None:
 
 def test_version_matches_the_installed_distribution() -> None:
     assert importlib.metadata.version("mymodule") == mymodule.version.__version__
+
+
+def test_tasks_run_in_the_apps_context(app: Flask, request: pytest.FixtureRequest) -> None:
+    pytest.importorskip("appfactory.celery", reason="the tasks need mymodule[celery]")
+    celery = request.getfixturevalue("celery_app")
+    from mymodule.tasks import appctx, reqctx
+
+    assert celery.flask_app is app
+    with app.app_context():
+        assert appctx.delay().get() == "testapp"
+        assert reqctx.delay().get() == "GET"

@@ -30,6 +30,7 @@ FACTORY_SETTINGS = frozenset(
         "PACKAGES",
         "PACKAGES_EXCLUDE",
         "PACKAGES_ENTRY_POINT_GROUP",
+        "PACKAGES_ENTRY_POINTS_EXTRA",
         "EXTENSIONS",
         "JINJA2_EXTENSIONS",
         "BLUEPRINTS_URL_PREFIXES",
@@ -172,7 +173,12 @@ class LayerLoader:
         merged: Layered = {}
         for _, values in upper:
             merged.update(values)
-        for name in ("PACKAGES", "PACKAGES_EXCLUDE", "PACKAGES_ENTRY_POINT_GROUP"):
+        for name in (
+            "PACKAGES",
+            "PACKAGES_EXCLUDE",
+            "PACKAGES_ENTRY_POINT_GROUP",
+            "PACKAGES_ENTRY_POINTS_EXTRA",
+        ):
             raw = self.environ.get(f"{self.prefix}_{name}")
             if raw:
                 # Parsed as the environment layer will parse it, against the value
@@ -182,6 +188,7 @@ class LayerLoader:
             merged.get("PACKAGES"),
             merged.get("PACKAGES_EXCLUDE"),
             merged.get("PACKAGES_ENTRY_POINT_GROUP", ENTRY_POINT_GROUP),
+            merged.get("PACKAGES_ENTRY_POINTS_EXTRA"),
         )
         return [PackageInfo(ref.name, ref.source) for ref in refs]
 

@@ -22,12 +22,19 @@ from .registry import get_registry
 ENTRY_POINT_GROUP = "appfactory.packages"
 
 
+#: The setting that advertises packages for one app as if an installed
+#: distribution did (tests use it to add a package to one app only).
+EXTRA_SETTING = "PACKAGES_ENTRY_POINTS_EXTRA"
+
+
 @dataclass(frozen=True)
 class PackageRef:
     """A package name and why the app has it."""
 
     name: str
     source: str
+    #: The name of the entry point that advertised the package, if one did.
+    entry_point: str | None = None
 
 
 def string_list(value: t.Any, setting: str) -> list[str]:
@@ -63,27 +70,62 @@ def entry_point_packages(group: str = ENTRY_POINT_GROUP) -> tuple[PackageRef, ..
     refs = []
     for ep in importlib.metadata.entry_points(group=group):
         dist = ep.dist.name if ep.dist is not None else "unknown distribution"
-        refs.append((ep.name, ep.value, PackageRef(ep.value, f"entry point {ep.name!r} of {dist}")))
-    return tuple(ref for _, _, ref in sorted(refs, key=lambda r: (r[0], r[1])))
+        refs.append(PackageRef(ep.value, f"entry point {ep.name!r} of {dist}", ep.name))
+    return tuple(sorted(refs, key=_entry_point_order))
+
+
+def _entry_point_order(ref: PackageRef) -> tuple[str, str]:
+    return (ref.entry_point or "", ref.name)
+
+
+def extra_entry_points(value: t.Any) -> list[PackageRef]:
+    """The packages of ``PACKAGES_ENTRY_POINTS_EXTRA``, a ``{entry point: package}`` map.
+
+    >>> extra_entry_points({"greeter": "greeter"})[0].source
+    "entry point 'greeter' of PACKAGES_ENTRY_POINTS_EXTRA"
+    """
+    if value is None:
+        return []
+    example = f"for example {EXTRA_SETTING} = {{'greeter': 'greeter'}}"
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{EXTRA_SETTING} must map entry-point names to package import names, not "
+            f"{type(value).__name__} {value!r}; {example}."
+        )
+    refs = []
+    for name, package in value.items():
+        if not (isinstance(name, str) and name and isinstance(package, str) and package):
+            raise ConfigError(
+                f"{EXTRA_SETTING} maps {name!r} to {package!r}; both must be non-empty "
+                f"strings, the entry-point name and the package's import name; {example}."
+            )
+        refs.append(PackageRef(package, f"entry point {name!r} of {EXTRA_SETTING}", name))
+    return refs
 
 
 def resolve_packages(
-    explicit: t.Any, exclude: t.Any, group: t.Any = ENTRY_POINT_GROUP
+    explicit: t.Any, exclude: t.Any, group: t.Any = ENTRY_POINT_GROUP, extra: t.Any = None
 ) -> list[PackageRef]:
     """The app's packages in order.
 
     ``PACKAGES`` first, in its order; then packages advertised in the entry
     point ``group`` (``None`` turns them off), sorted by entry-point name; a
     name given twice keeps its first place; names in ``PACKAGES_EXCLUDE`` go.
+    ``extra`` (``PACKAGES_ENTRY_POINTS_EXTRA``) advertises more packages for
+    this app only, ordered among the group's as if a distribution advertised them.
     """
     excluded = set(string_list(exclude, "PACKAGES_EXCLUDE"))
     refs = [PackageRef(name, "PACKAGES") for name in string_list(explicit, "PACKAGES")]
+    extras = extra_entry_points(extra)
     if group is not None:
         if not isinstance(group, str):
             raise ConfigError(
                 f"PACKAGES_ENTRY_POINT_GROUP must be a string or None, not {group!r}."
             )
-        refs.extend(entry_point_packages(group))
+        advertised = entry_point_packages(group)
+        refs.extend(
+            sorted([*advertised, *extras], key=_entry_point_order) if extras else advertised
+        )
     seen: set[str] = set()
     ordered = []
     for ref in refs:

@@ -1,0 +1,12 @@
+"""The conftest.py at the root of myapp's tests."""
+
+import pytest
+
+import myapp.app
+
+pytest_plugins = ["appfactory.core.testing"]
+
+
+@pytest.fixture(scope="module")
+def create_app():
+    return myapp.app.create_app
