@@ -61,10 +61,25 @@ def wrap_run(run: t.Any, enter: Enter) -> Run:
     bound = not isinstance(run, staticmethod)
     function: Run = run if bound else run.__func__
 
-    @functools.wraps(function)
-    def run_in_context(self: Task, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        call_args = (self, *args) if bound else args
-        return enter(flask_app_of(self), function, call_args, kwargs)
+    if enter is in_app_context:
+        # in_app_context inlined: a task called from a view or a command finds its
+        # app's context active, and then costs no more than this check.
+        @functools.wraps(function)
+        def run_in_context(self: Task, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            call_args = (self, *args) if bound else args
+            flask_app = flask_app_of(self)
+            active = _cv_app.get(None)
+            if active is not None and active.app is flask_app:
+                return function(*call_args, **kwargs)
+            with flask_app.app_context():
+                return function(*call_args, **kwargs)
+
+    else:
+
+        @functools.wraps(function)
+        def run_in_context(self: Task, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            call_args = (self, *args) if bound else args
+            return enter(flask_app_of(self), function, call_args, kwargs)
 
     run_in_context.__appfactory_context__ = True  # type: ignore[attr-defined]
     return run_in_context

@@ -8,6 +8,7 @@ that thread; when the context ends, the app that was current before returns.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import typing as t
 
@@ -25,16 +26,40 @@ def _stack() -> list[tuple[Flask, t.Any]]:
     return stack
 
 
+#: Where a Flask app keeps its :class:`CurrentAppSwitch`, in ``app.extensions``.
+SWITCH_KEY = "appfactory.celery.routing"
+
+
+def _pushed(flask_app: Flask, **_: t.Any) -> None:
+    switch = flask_app.extensions.get(SWITCH_KEY)
+    if switch is not None:
+        switch.pushed(flask_app)
+
+
+def _popped(flask_app: Flask, **_: t.Any) -> None:
+    switch = flask_app.extensions.get(SWITCH_KEY)
+    if switch is not None:
+        switch.popped(flask_app)
+
+
+@functools.cache
+def _connect() -> None:
+    # One receiver per signal for all apps, held strongly: blinker dispatches to it
+    # faster, on every context push and pop, than to a weakly held method per app.
+    appcontext_pushed.connect(_pushed, weak=False)
+    appcontext_popped.connect(_popped, weak=False)
+
+
 class CurrentAppSwitch:
     """Makes ``celery`` current while a context of ``flask_app`` is active.
 
-    Keep the object alive as long as the app (the signals hold it weakly).
+    Kept in ``flask_app.extensions``, so it lives as long as the app.
     """
 
     def __init__(self, flask_app: Flask, celery: Celery) -> None:
         self.celery = celery
-        appcontext_pushed.connect(self.pushed, flask_app)
-        appcontext_popped.connect(self.popped, flask_app)
+        flask_app.extensions[SWITCH_KEY] = self
+        _connect()
 
     def pushed(self, flask_app: Flask, **_: t.Any) -> None:
         """Remember the current Celery app and make ours current."""

@@ -71,13 +71,20 @@ def register_blueprints(app: Flask, registry: Registry) -> None:
         )
     for info, blueprints in planned:
         for bp in blueprints:
-            before = len(app.url_map._rules)
             options = {"url_prefix": prefixes[bp.name]} if bp.name in prefixes else {}
             app.register_blueprint(bp, **options)
             info.blueprints.append(bp)
-            for rule in app.url_map._rules[before:]:
-                info.url_rules.append(rule.rule)
-                signature = (rule.rule, frozenset(rule.methods or ()) - _IGNORED_METHODS)
-                owner = rule_owners.setdefault(signature, info.name)
-                if owner != info.name:
-                    registry.conflicts.append(Conflict("url-rule", rule.rule, owner, (info.name,)))
+    # One pass over the rules once all are registered (Werkzeug builds its list of
+    # rules anew at every access): a rule belongs to the package whose blueprint's
+    # name begins its endpoint, "blueprint.view".
+    infos = {info.name: info for info, _ in planned}
+    for rule in app.url_map.iter_rules():
+        endpoint = rule.endpoint
+        package = owners.get(endpoint.partition(".")[0]) if isinstance(endpoint, str) else None
+        if package is None:
+            continue
+        infos[package].url_rules.append(rule.rule)
+        signature = (rule.rule, frozenset(rule.methods or ()) - _IGNORED_METHODS)
+        owner = rule_owners.setdefault(signature, package)
+        if owner != package:
+            registry.conflicts.append(Conflict("url-rule", rule.rule, owner, (package,)))

@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
 import traceback
 import typing as t
 from collections.abc import Mapping
+from types import ModuleType
 
 from flask import Flask
 
@@ -52,6 +54,9 @@ def uppercase_settings(obj: t.Any) -> Layered:
     """
     if isinstance(obj, Mapping):
         items: t.Iterable[tuple[t.Any, t.Any]] = obj.items()
+    elif isinstance(obj, ModuleType) and "__dir__" not in vars(obj):
+        # What dir() gives, without its getattr() per name: apps read many modules.
+        items = sorted(vars(obj).items())
     else:
         items = ((name, getattr(obj, name)) for name in dir(obj))
     return {k: v for k, v in items if isinstance(k, str) and k.isupper()}
@@ -142,8 +147,7 @@ class LayerLoader:
         self.environ = environ
         self.history = ConfigHistory()
         self.conflicts: list[Conflict] = []
-        for key, value in app.config.items():
-            self.history.record(key, value, Origin(Layer.FLASK, ""))
+        self.history.record_all(app.config, _FLASK_ORIGIN)
 
     def set(self, key: str, value: t.Any, origin: Origin) -> None:
         """Set one value and record where it came from."""
@@ -210,8 +214,8 @@ class LayerLoader:
             defaults.append((info, values))
         # Lowest precedence first: the last package, so the first one wins.
         for info, values in reversed(defaults):
-            for key, value in values.items():
-                self.set(key, value, Origin(Layer.PACKAGE, f"{info.name}.config"))
+            self.app.config.update(values)
+            self.history.record_all(values, _package_origin(info.name))
 
     def _apply_environment(self) -> None:
         config = self.app.config
@@ -233,6 +237,15 @@ class LayerLoader:
         for variable, key, raw in prefixed_variables(self.prefix, self.environ):
             value = parse_env_value(variable, raw, config.get(key))
             self.set(key, value, Origin(Layer.ENV, variable))
+
+
+_FLASK_ORIGIN = Origin(Layer.FLASK, "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _package_origin(package: str) -> Origin:
+    # Shared by every app of the process: an Origin is immutable.
+    return Origin(Layer.PACKAGE, f"{package}.config")
 
 
 def _object_name(obj: t.Any) -> str:

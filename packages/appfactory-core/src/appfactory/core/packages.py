@@ -6,7 +6,6 @@ import difflib
 import functools
 import importlib
 import importlib.metadata
-import importlib.util
 import pkgutil
 import sys
 import typing as t
@@ -168,11 +167,12 @@ def import_package_module(package: str, module: str) -> ModuleType | None:
     parent = import_package(package)
     if not hasattr(parent, "__path__"):
         return None
-    if importlib.util.find_spec(qualified) is None:
-        return None
+    # Imported without a find_spec() first, which would search for the module twice.
     try:
         return importlib.import_module(qualified)
     except Exception as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name == qualified:
+            return None
         raise PackageModuleError(
             f"Module {qualified!r} of package {package!r} failed to import: "
             f"{describe_exception(exc)}. Fix the error in {qualified}, or remove "

@@ -72,28 +72,47 @@ class ConfigHistory:
     """
 
     def __init__(self) -> None:
-        self._settings: dict[str, list[Setting]] = {}
+        # Per key, one flat list [origin, value, origin, value, ...]: one object per
+        # key rather than a list of pairs. Every app records one entry per setting
+        # and layer, few are ever read back, and each object kept adds to the
+        # garbage collector's work for as long as the app lives.
+        self._settings: dict[str, list[t.Any]] = {}
 
     def record(self, key: str, value: t.Any, origin: Origin) -> None:
         """Note that ``origin`` set ``key`` to ``value``."""
-        self._settings.setdefault(key, []).append(Setting(origin, value))
+        settings = self._settings.get(key)
+        if settings is None:
+            self._settings[key] = [origin, value]
+        else:
+            settings += (origin, value)
+
+    def record_all(self, values: t.Mapping[str, t.Any], origin: Origin) -> None:
+        """Note that ``origin`` set every key of ``values`` to its value."""
+        recorded = self._settings
+        for key, value in values.items():
+            settings = recorded.get(key)
+            if settings is None:
+                recorded[key] = [origin, value]
+            else:
+                settings += (origin, value)
 
     def amend(self, key: str, value: t.Any) -> None:
         """Replace the effective value of ``key``, keeping its origin.
 
         For readers that convert a value to its setting's type.
         """
-        last = self._settings[key][-1]
-        self._settings[key][-1] = Setting(last.origin, value)
+        self._settings[key][-1] = value
 
     def history(self, key: str) -> list[Setting]:
         """All values of ``key``, lowest layer first (empty when never set)."""
-        return list(self._settings.get(key, ()))
+        settings = self._settings.get(key, [])
+        pairs = zip(settings[::2], settings[1::2], strict=True)
+        return [Setting(origin, value) for origin, value in pairs]
 
     def origin(self, key: str) -> Origin | None:
         """The origin of the effective value of ``key``."""
         settings = self._settings.get(key)
-        return settings[-1].origin if settings else None
+        return t.cast(Origin, settings[-2]) if settings else None
 
     def shadowed(self, key: str) -> list[Setting]:
         """The values of ``key`` that a higher layer replaced."""
@@ -105,12 +124,13 @@ class ConfigHistory:
 
     def keys_from(self, *layers: Layer) -> set[str]:
         """Keys that at least one of ``layers`` set."""
-        wanted = set(layers)
-        return {
-            key
-            for key, settings in self._settings.items()
-            if any(s.origin.layer in wanted for s in settings)
-        }
+        found = set()
+        for key, settings in self._settings.items():
+            for origin in settings[::2]:
+                if origin.layer in layers:
+                    found.add(key)
+                    break
+        return found
 
     def __contains__(self, key: object) -> bool:
         return key in self._settings
