@@ -329,6 +329,7 @@ SAFE_DEFAULTS = [
     ("task_acks_late", True),
     ("task_reject_on_worker_lost", True),
     ("broker_connection_retry_on_startup", True),
+    ("worker_consumer", "appfactory.celery.worker:Consumer"),
 ]
 
 
@@ -352,6 +353,7 @@ def test_safe_default(name: str, value: t.Any) -> None:
         ("CELERY_ACKS_LATE", "task_acks_late", False),
         ("CELERY_REJECT_ON_WORKER_LOST", "task_reject_on_worker_lost", False),
         ("BROKER_CONNECTION_RETRY_ON_STARTUP", "broker_connection_retry_on_startup", False),
+        ("CELERY_WORKER_CONSUMER", "worker_consumer", "celery.worker.consumer:Consumer"),
         ("CELERY_ACCEPT_CONTENT", "accept_content", ["json", "yaml"]),
     ],
     ids=lambda v: setting_id(v, str.isupper),

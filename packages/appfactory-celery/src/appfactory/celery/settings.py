@@ -40,6 +40,9 @@ SAFE_DEFAULTS: dict[str, t.Any] = {
     "task_acks_late": True,
     "task_reject_on_worker_lost": True,
     "broker_connection_retry_on_startup": True,
+    # Celery's consumer, but one that survives a restart of its Redis broker
+    # (appfactory.celery.worker says why); imported by workers only.
+    "worker_consumer": "appfactory.celery.worker:Consumer",
     # A send to a broker that is down waits a bounded time, then fails: at most
     # 4 s per connection attempt, 5 attempts, 2.5 s of pauses between them.
     "broker_connection_timeout": 4.0,

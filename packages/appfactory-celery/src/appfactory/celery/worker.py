@@ -1,0 +1,62 @@
+"""The worker's consumer: Celery's, made to survive a restart of its Redis broker.
+
+It is the default ``worker_consumer`` of every app (``CELERY_WORKER_CONSUMER``
+= ``"appfactory.celery.worker:Consumer"``) unless the app sets its own.
+
+Why: when a worker loses its connection to the broker, Celery (5.7) first
+*collects* the connection, which drops the transport's link to its
+connection settings (``transport.client = None``), then closes it again.
+With kombu's Redis transport, a channel that still has unacknowledged
+messages (a task under way, or prefetched ones) rebuilds its connection pool
+from those settings when it is closed, to put the messages back; and a task
+that finishes after the reconnection acknowledges its message through that
+same old channel. Both raise ``AttributeError: 'NoneType' object has no
+attribute 'hostname'``, which is no connection error, so the worker stops
+with "Unrecoverable error" instead of reconnecting (``docs/reliability.rst``
+shows it: under load, most workers died at the first restart of Redis).
+
+The fix keeps the transport's settings when the connection is collected.
+The old channels can then reach Redis again: an acknowledgement made once
+Redis is back succeeds (no duplicate run), and one made while Redis is still
+down fails with a connection error, which Celery logs and survives; the
+message then comes back after the visibility timeout. Other transports are
+left as Celery has them.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from celery.worker.consumer import Consumer as CeleryConsumer
+
+#: The value of ``worker_consumer`` that selects this consumer.
+CONSUMER = "appfactory.celery.worker:Consumer"
+
+
+class Consumer(CeleryConsumer):  # type: ignore[misc]
+    """Celery's consumer, whose Redis channels outlive a lost connection."""
+
+    def on_connection_error_after_connected(self, exc: Exception) -> None:
+        keep_redis_settings(self.connection)
+        super().on_connection_error_after_connected(exc)
+
+
+def keep_redis_settings(connection: t.Any) -> bool:
+    """Let a kombu Redis connection's channels keep its settings once it is collected.
+
+    Returns whether ``connection`` is one that needed it (a Redis connection
+    of a kombu that closes transports the way this works around).
+    """
+    transport = getattr(connection, "_transport", None)
+    if transport is None or getattr(transport, "driver_type", None) != "redis":
+        return False
+    if not callable(getattr(connection, "_do_close_transport", None)):
+        return False
+
+    def close_transport_keeping_settings() -> None:
+        # What kombu does, but ``transport.client`` stays set: the channels
+        # still hold the transport and need its settings to reconnect.
+        connection._transport = None
+
+    connection._do_close_transport = close_transport_keeping_settings
+    return True

@@ -1,0 +1,473 @@
+"""Nothing lost: real workers and real brokers under faults, each task's runs counted.
+
+Every test sends a known number of ``wledger.tasks.record`` tasks; each run
+writes its start and its completion into a ledger (a Redis of the test's
+own). The test then counts, for the ids it sent, how many completed, how
+many ran more than once (Celery promises at-least-once where a worker can
+die after the work and before the acknowledgement) and how many were lost,
+and prints one ``RELIABILITY`` line per fault (also shown at the end of the
+run). ``docs/reliability.rst`` quotes these lines.
+
+These tests are marked ``reliability``; a plain ``pytest`` run skips them,
+``nox -s reliability`` (``pytest -m reliability``) runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import typing as t
+import uuid
+from pathlib import Path
+
+import pytest
+from faults import (
+    Ledger,
+    RestartableRedis,
+    alive,
+    children,
+    kill_tree,
+    tree_rss_kib,
+)
+from flask import Flask
+from kombu.exceptions import OperationalError
+from servers import Server, start_private_redis, wait_until
+from workers import WORKER_APPS, Worker, start_worker
+
+from appfactory.celery import celeryfactory
+
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)"),
+]
+
+TASK = "wledger.tasks.record"
+BROKER_DB, LEDGER_DB = 0, 1
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def private_redis() -> t.Iterator[Server]:
+    """A redis-server of this test on a free loopback port (broker and ledger)."""
+    server = start_private_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> t.Iterator[t.Callable[..., Worker]]:
+    """Start workers with ``workers(env, pool=..., concurrency=...)``; stopped after the test."""
+    started: list[Worker] = []
+
+    def start(env: dict[str, str], **options: t.Any) -> Worker:
+        log = tmp_path / f"worker-{len(started)}.log"
+        worker = start_worker("wapp.celery", env, log, **options)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+class Sender:
+    """The web side: the app ``wapp`` with the ledger package, sending ``record``."""
+
+    def __init__(self, settings: dict[str, t.Any], monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.syspath_prepend(str(WORKER_APPS))
+        from wapp.app import create_app
+
+        self.app: Flask = create_app(**settings)
+        self.celery = celeryfactory(self.app)
+        self.task = self.celery.tasks[TASK]
+
+    def send(self, pause: float = 0.0) -> str:
+        """Send one task (its id is chosen here); returns the id once the send returned."""
+        task_id = uuid.uuid4().hex
+        with self.app.app_context():
+            self.task.apply_async((pause,), task_id=task_id)
+        return task_id
+
+    def send_many(self, count: int, pause: float = 0.0) -> list[str]:
+        return [self.send(pause) for _ in range(count)]
+
+
+def settings_for(broker_url: str | None, ledger_url: str, **more: t.Any) -> dict[str, t.Any]:
+    """Settings (without prefix) of an app on ``broker_url`` (None: embedded) with a ledger."""
+    settings: dict[str, t.Any] = {
+        "PACKAGES": ["wledger"],
+        "LEDGER_URL": ledger_url,
+        "CELERY_TASK_DEFAULT_QUEUE": f"appfactory-reliability-{uuid.uuid4().hex[:8]}",
+        **more,
+    }
+    if broker_url is not None:
+        settings["CELERY_BROKER_URL"] = broker_url
+    return settings
+
+
+def as_env(settings: dict[str, t.Any]) -> dict[str, str]:
+    """The worker's environment for ``settings`` (values read back as Python literals)."""
+    return {
+        f"WAPP_{key}": value if isinstance(value, str) else repr(value)
+        for key, value in settings.items()
+    }
+
+
+def broker_url(kind: str, request: pytest.FixtureRequest, redis: Server) -> str | None:
+    if kind == "redis":
+        return f"{redis.url}/{BROKER_DB}"
+    if kind == "rabbitmq":
+        return str(request.getfixturevalue("rabbitmq_server").url)
+    return None
+
+
+def wait_running(ledger: Ledger, parent: int, seconds: float = 30) -> dict[int, str]:
+    """Runs under way in children of ``parent``: ``{pid: task id}`` (fails if none)."""
+    found: dict[int, str] = {}
+
+    def check() -> bool:
+        kids = {pid for pid in children(parent) if alive(pid)}
+        found.clear()
+        found.update({pid: tid for pid, tid in ledger.running().items() if pid in kids})
+        return bool(found)
+
+    assert wait_until(check, seconds), "no task started in the worker's children"
+    return found
+
+
+# -- a worker child killed in the middle of a task ------------------------------------------
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", ["redis", "rabbitmq", "embedded"])
+def test_killed_child_task_is_requeued_and_completed(
+    kind: str,
+    request: pytest.FixtureRequest,
+    private_redis: Server,
+    workers: t.Callable[..., Worker],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGKILL of a prefork child mid-task: late acks + reject on worker lost requeue it."""
+    ledger = Ledger(f"{private_redis.url}/{LEDGER_DB}")
+    settings = settings_for(broker_url(kind, request, private_redis), ledger.url)
+    worker = workers(as_env(settings), pool="prefork", concurrency=2)
+    sender = Sender(settings, monkeypatch)
+
+    sent = sender.send_many(30, pause=0.5)
+    kills = 0
+    for _ in range(3):
+        running = wait_running(ledger, worker.process.pid)
+        pid = sorted(running)[0]
+        os.kill(pid, signal.SIGKILL)
+        # The dead child's entry would be found again by the next round.
+        ledger.client.hdel("running", str(pid))
+        kills += 1
+        time.sleep(0.5)
+    assert ledger.wait_done(len(sent), 60, quiet=1.0), worker.output()[-3000:]
+
+    tally = ledger.tally(f"child SIGKILL x{kills} ({kind})", sent, kills=kills)
+    assert tally.lost == 0, worker.output()[-3000:]
+    assert tally.completed == len(sent)
+    # A run killed after it recorded its completion but before the parent acked it
+    # runs again: at most one extra run per kill.
+    assert tally.duplicates <= kills
+    assert tally.interrupted >= 1, "no kill hit a task in the middle of its run"
+    assert "WorkerLostError" in worker.output()
+
+
+# -- the whole worker killed, then started again ------------------------------------------
+
+#: The visibility timeout of the Redis tests that need unacknowledged tasks back
+#: within the test (the project keeps Celery's default of one hour).
+SHORT_VISIBILITY = 6
+#: Look for expired unacknowledged tasks every second (kombu: every 100 s).
+FAST_RESTORE = {"unacked_restore_interval": 1, "unacked_restore_throttle": 1}
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("kind", ["redis", "rabbitmq"])
+def test_killed_worker_tasks_come_back_after_restart(
+    kind: str,
+    request: pytest.FixtureRequest,
+    private_redis: Server,
+    workers: t.Callable[..., Worker],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGKILL of the whole worker (main process and children): unacked tasks come back.
+
+    RabbitMQ requeues them as soon as the dead worker's connection closes;
+    Redis once they are ``visibility_timeout`` seconds old.
+    """
+    ledger = Ledger(f"{private_redis.url}/{LEDGER_DB}")
+    more: dict[str, t.Any] = {}
+    if kind == "redis":
+        options = {"visibility_timeout": SHORT_VISIBILITY, **FAST_RESTORE}
+        more["CELERY_BROKER_TRANSPORT_OPTIONS"] = options
+    settings = settings_for(broker_url(kind, request, private_redis), ledger.url, **more)
+    first = workers(as_env(settings), pool="prefork", concurrency=2)
+    sender = Sender(settings, monkeypatch)
+
+    sent = sender.send_many(30, pause=0.5)
+    wait_running(ledger, first.process.pid)
+    # Off the beat of the 0.5 s tasks, then at once when a run is under way.
+    time.sleep(0.75)
+    wait_running(ledger, first.process.pid)
+    killed_at = time.monotonic()
+    kill_tree(first.process)
+    done_at_kill = ledger.done()
+    in_flight = len(ledger.running())
+    ledger.client.delete("running")
+    assert done_at_kill < len(sent)
+
+    second = workers(as_env(settings), pool="prefork", concurrency=2)
+    assert ledger.wait_done(len(sent), SHORT_VISIBILITY + 60, quiet=2.0), second.output()[-3000:]
+    recovered = time.monotonic() - killed_at
+
+    tally = ledger.tally(
+        f"worker SIGKILL + restart ({kind})",
+        sent,
+        done_before_kill=done_at_kill,
+        recovered_in=f"{recovered:.1f}s",
+    )
+    assert tally.lost == 0
+    assert tally.completed == len(sent)
+    assert tally.interrupted >= in_flight
+    # The runs under way and the messages fetched in advance came back.
+    assert tally.redelivered >= max(in_flight, 1)
+    # Runs are recorded at their end: a run cut by the kill did not record, so
+    # only a kill between a run's end and its acknowledgement makes a duplicate.
+    assert tally.duplicates <= 2
+
+
+@pytest.mark.timeout(60)
+def test_task_longer_than_visibility_timeout_runs_twice(
+    private_redis: Server,
+    workers: t.Callable[..., Worker],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The price of a short Redis visibility timeout: a long task is delivered again."""
+    ledger = Ledger(f"{private_redis.url}/{LEDGER_DB}")
+    options = {"visibility_timeout": 2, **FAST_RESTORE}
+    settings = settings_for(
+        f"{private_redis.url}/{BROKER_DB}", ledger.url, CELERY_BROKER_TRANSPORT_OPTIONS=options
+    )
+    workers(as_env(settings), pool="prefork", concurrency=2)
+    sender = Sender(settings, monkeypatch)
+
+    sent = [sender.send(pause=5.0)]
+    assert ledger.wait_done(1, 30, quiet=6.0)
+    tally = ledger.tally("task of 5 s, visibility_timeout 2 s (redis)", sent)
+    assert tally.lost == 0
+    assert tally.duplicates >= 1
+
+
+# -- the broker restarted while workers run and the web side sends ---------------------------
+
+
+@pytest.mark.timeout(240)
+def test_broker_restart_while_workers_run_and_web_sends(
+    workers: t.Callable[..., Worker],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis restarted under load, then down for a while: nothing that was sent vanishes.
+
+    Two restarts of 1.5 s (clean stop, then SIGKILL) while the web side sends
+    every 10 ms: a send waits and succeeds, or fails. Then the broker stays
+    down while the web side sends: every send fails with an error naming the
+    broker, within a bounded time. Every send that returned is completed.
+    """
+    broker = RestartableRedis()
+    ledger_server = start_private_redis()
+    try:
+        ledger = Ledger(f"{ledger_server.url}/{LEDGER_DB}")
+        # The tasks a worker held when its connection broke come back after the
+        # visibility timeout: a short one, so that they do within the test.
+        options = {"visibility_timeout": SHORT_VISIBILITY, **FAST_RESTORE}
+        settings = settings_for(
+            f"{broker.url}/{BROKER_DB}", ledger.url, CELERY_BROKER_TRANSPORT_OPTIONS=options
+        )
+        started = [workers(as_env(settings), pool="prefork", concurrency=1) for _ in range(2)]
+        sender = Sender(settings, monkeypatch)
+        sent: list[str] = []
+        failed: list[tuple[str, float, BaseException]] = []
+
+        def send() -> None:
+            task_id = uuid.uuid4().hex
+            began = time.monotonic()
+            try:
+                with sender.app.app_context():
+                    sender.task.apply_async((0.01,), task_id=task_id)
+            except Exception as exc:
+                failed.append((task_id, time.monotonic() - began, exc))
+            else:
+                sent.append(task_id)
+
+        def restart_twice() -> None:
+            for delay, sig in ((1.5, signal.SIGTERM), (3.0, signal.SIGKILL)):
+                time.sleep(delay)
+                broker.stop(sig)
+                time.sleep(1.5)
+                broker.start()
+
+        restarter = threading.Thread(target=restart_twice, daemon=True)
+        deadline = time.monotonic() + 60
+        restarter.start()
+        for _ in range(1000):
+            if time.monotonic() > deadline or not restarter.is_alive():
+                break
+            send()
+            time.sleep(0.01)
+        restarter.join(timeout=30)
+        assert not restarter.is_alive()
+        during_restarts = len(sent) + len(failed)
+
+        # Down for longer than the web side's retries last: the sends fail.
+        broker.stop(signal.SIGTERM)
+        failed_before = len(failed)
+        for _ in range(3):
+            send()
+        down_failures = failed[failed_before:]
+        broker.start()
+        for _ in range(20):
+            send()
+
+        ok = ledger.wait_done(len(sent), 120, quiet=SHORT_VISIBILITY + 3.0)
+        runs = ledger.runs()
+        failed_ids = [task_id for task_id, _, _ in failed]
+        slowest = max((seconds for _, seconds, _ in failed), default=0.0)
+        kinds = sorted({type(exc).__name__ for *_, exc in failed})
+        tally = ledger.tally(
+            "broker restart x2 under load, then down (redis)",
+            sent,
+            failed_sends=len(failed),
+            sends_during_restarts=during_restarts,
+            failed_but_ran=sum(1 for task_id in failed_ids if runs.get(task_id)),
+            slowest_failed_send=f"{slowest:.1f}s",
+            errors="|".join(kinds) or "none",
+        )
+        outputs = "\n".join(worker.output()[-2000:] for worker in started)
+        assert ok, outputs
+        assert tally.lost == 0, outputs
+        assert len(down_failures) == 3, "a send to a stopped broker did not fail"
+        for _, seconds, exc in failed:
+            assert isinstance(exc, OperationalError), repr(exc)
+            assert seconds < 30, f"a failed send took {seconds:.1f} s"
+            assert f"127.0.0.1:{broker.port}" in str(exc), str(exc)
+        for worker in started:
+            assert worker.process.poll() is None, worker.output()[-3000:]
+            assert "Connection to broker lost" in worker.output()
+        # The web side's Celery app still sends and reads results.
+        with sender.app.app_context():
+            result = sender.task.apply_async((0.0,))
+            assert result.get(timeout=30) == result.id
+    finally:
+        broker.close()
+        ledger_server.stop()
+
+
+# -- a burst of 10,000 tasks through two workers ------------------------------------------
+
+
+BURST = 10_000
+
+
+@pytest.mark.timeout(300)
+def test_burst_through_two_workers(
+    private_redis: Server,
+    workers: t.Callable[..., Worker],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """10,000 tasks, two workers: all complete once, worker memory stays bounded."""
+    ledger = Ledger(f"{private_redis.url}/{LEDGER_DB}")
+    settings = settings_for(f"{private_redis.url}/{BROKER_DB}", ledger.url)
+    started = [workers(as_env(settings), pool="prefork", concurrency=1) for _ in range(2)]
+    sender = Sender(settings, monkeypatch)
+
+    # Warm up, so that the start figure is of a worker that has run tasks.
+    warm = sender.send_many(200)
+    assert ledger.wait_done(len(warm), 60)
+    rss_start = [tree_rss_kib(worker.process.pid) for worker in started]
+    rss_peak = list(rss_start)
+
+    began = time.monotonic()
+    sent = sender.send_many(BURST)
+    sending = time.monotonic() - began
+
+    def progress() -> bool:
+        for index, worker in enumerate(started):
+            rss_peak[index] = max(rss_peak[index], tree_rss_kib(worker.process.pid))
+        return ledger.done() >= len(warm) + BURST
+
+    assert wait_until(progress, 240), [worker.output()[-2000:] for worker in started]
+    elapsed = time.monotonic() - began
+    time.sleep(2.0)
+    rss_end = [tree_rss_kib(worker.process.pid) for worker in started]
+
+    def mib(values: list[int]) -> str:
+        return "/".join(f"{value / 1024:.1f}" for value in values)
+
+    tally = ledger.tally(
+        f"burst of {BURST} through two workers (redis)",
+        sent,
+        send_seconds=f"{sending:.1f}",
+        total_seconds=f"{elapsed:.1f}",
+        rss_start_mib=mib(rss_start),
+        rss_peak_mib=mib(rss_peak),
+        rss_end_mib=mib(rss_end),
+    )
+    assert tally.lost == 0
+    assert tally.duplicates == 0
+    for start, end in zip(rss_start, rss_end, strict=True):
+        # Bounded: no growth with the number of tasks (a leak of 1 KiB per task
+        # would be about 10 MiB here).
+        assert end - start < 32 * 1024, f"worker memory grew from {start} to {end} KiB"
+
+
+# -- the embedded broker: what a SIGKILLed worker had fetched is lost -----------------------
+
+
+@pytest.mark.timeout(120)
+def test_embedded_broker_loses_what_a_killed_worker_fetched(
+    private_redis: Server,
+    workers: t.Callable[..., Worker],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The filesystem transport deletes a message from the queue when a worker fetches it.
+
+    A worker killed as a whole takes the messages it had fetched with it (the
+    runs under way and the prefetched ones): the test counts them and reports
+    them, and finds their files in the ``processed`` folder.
+    """
+    ledger = Ledger(f"{private_redis.url}/{LEDGER_DB}")
+    settings = settings_for(None, ledger.url)
+    first = workers(as_env(settings), pool="prefork", concurrency=2)
+    sender = Sender(settings, monkeypatch)
+
+    sent = sender.send_many(30, pause=0.5)
+    wait_running(ledger, first.process.pid)
+    time.sleep(0.75)
+    wait_running(ledger, first.process.pid)
+    kill_tree(first.process)
+    in_flight = len(ledger.running())
+    ledger.client.delete("running")
+    workers(as_env(settings), pool="prefork", concurrency=2)
+
+    queue = Path(sender.app.instance_path) / "celery" / "queue"
+
+    def settled() -> bool:
+        return not any(queue.iterdir()) and not ledger.running()
+
+    assert wait_until(settled, 60)
+    time.sleep(2.0)
+    tally = ledger.tally("worker SIGKILL + restart (embedded broker)", sent)
+    # A run under way is lost, and so is a message fetched in advance.
+    assert tally.lost >= max(in_flight, 1), "the embedded broker's known loss did not show"
+    # Lost: what the killed worker had fetched, the runs under way and the prefetched
+    # ones, at most concurrency x prefetch multiplier (2 x 4) messages.
+    assert tally.lost <= 8
+    assert tally.completed + tally.lost == len(sent)
