@@ -126,6 +126,22 @@ def broker_url(kind: str, request: pytest.FixtureRequest, redis: Server) -> str 
     return None
 
 
+def delete_queue_after(request: pytest.FixtureRequest, settings: dict[str, t.Any]) -> None:
+    """Delete the test's queue on a shared RabbitMQ when the test ends (Redis ones go with
+    their private server, embedded ones with the instance folder)."""
+    url = settings.get("CELERY_BROKER_URL", "")
+    if not url.startswith("amqp://"):
+        return
+
+    def delete() -> None:
+        from kombu import Connection
+
+        with Connection(url, connect_timeout=5) as connection:
+            connection.default_channel.queue_delete(settings["CELERY_TASK_DEFAULT_QUEUE"])
+
+    request.addfinalizer(delete)
+
+
 def wait_running(ledger: Ledger, parent: int, seconds: float = 30) -> dict[int, str]:
     """Runs under way in children of ``parent``: ``{pid: task id}`` (fails if none)."""
     found: dict[int, str] = {}
@@ -155,6 +171,7 @@ def test_killed_child_task_is_requeued_and_completed(
     """SIGKILL of a prefork child mid-task: late acks + reject on worker lost requeue it."""
     ledger = Ledger(f"{private_redis.url}/{LEDGER_DB}")
     settings = settings_for(broker_url(kind, request, private_redis), ledger.url)
+    delete_queue_after(request, settings)
     worker = workers(as_env(settings), pool="prefork", concurrency=2)
     sender = Sender(settings, monkeypatch)
 
@@ -209,6 +226,7 @@ def test_killed_worker_tasks_come_back_after_restart(
         options = {"visibility_timeout": SHORT_VISIBILITY, **FAST_RESTORE}
         more["CELERY_BROKER_TRANSPORT_OPTIONS"] = options
     settings = settings_for(broker_url(kind, request, private_redis), ledger.url, **more)
+    delete_queue_after(request, settings)
     first = workers(as_env(settings), pool="prefork", concurrency=2)
     sender = Sender(settings, monkeypatch)
 
