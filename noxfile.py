@@ -120,7 +120,8 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typing(session: nox.Session) -> None:
     """mypy strict (mypy.ini) on the framework packages and the examples' sources."""
-    session.install(MYPY, *editable_args())
+    # pytest: appfactory.core.testing (the pytest plugin) is type-checked too.
+    session.install(MYPY, "pytest", *editable_args())
     packages = ["-p", "appfactory.core"]
     if (ROOT / "packages/appfactory-celery").is_dir():
         packages += ["-p", "appfactory.celery"]

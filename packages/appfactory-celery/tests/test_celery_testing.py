@@ -375,5 +375,7 @@ def test_using_celerys_default_app_is_caught(tasker: pytest.Pytester) -> None:
     assert "the test replaced Celery's default app with <Celery tasker" in output
     assert "the test left the Celery app 'tasker' current in this thread" in output
     assert "the test leaked an app context of 'tasker'" in output
-    assert output.count("current in this thread") == 1, "a leaked context is one problem"
+    assert output.count("current in this thread") == 1, (
+        f"a leaked context is one problem:\n{output}"
+    )
     assert _state.default_app is default_before

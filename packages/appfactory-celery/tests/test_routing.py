@@ -207,3 +207,15 @@ def test_threads_with_their_own_apps_at_the_same_time(a: Pair, b: Pair) -> None:
     assert errors == []
     for label, pair in (("a", a), ("b", b)):
         assert seen[label] == [None, *[pair.expected] * 20, True, None]
+
+
+def test_a_stale_entry_does_not_keep_a_celery_app_current(a: Pair) -> None:
+    from appfactory.celery import routing
+
+    before = current_celery()
+    with a.flask.app_context():
+        assert current_celery() is a.celery
+        # An entry whose pop no switch saw (its app's context ended unseen).
+        routing._stack().append((Flask("unseen"), a.celery))
+    assert current_celery() is before
+    assert routing._stack() == []

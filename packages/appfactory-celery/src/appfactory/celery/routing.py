@@ -69,8 +69,13 @@ class CurrentAppSwitch:
     def popped(self, flask_app: Flask, **_: t.Any) -> None:
         """Bring back the Celery app that was current before the context."""
         stack = _stack()
-        if stack and stack[-1][0] is flask_app:
-            _state._set_current_app(stack.pop()[1])
+        # Contexts pop in the reverse order of their pushes, so entries above this
+        # app's newest one are stale (pushed when no switch could see the pop).
+        for index in range(len(stack) - 1, -1, -1):
+            if stack[index][0] is flask_app:
+                _state._set_current_app(stack[index][1])
+                del stack[index:]
+                return
 
 
 @contextlib.contextmanager
