@@ -110,6 +110,21 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def reliability(session: nox.Session) -> None:
+    """The fault-injection tests (``pytest -m reliability``), which ``tests`` skips.
+
+    Real workers and brokers: worker processes killed with SIGKILL, Redis
+    restarted under load, a burst of 10,000 tasks; each test prints what
+    became of the tasks it sent, and the figures close the run (see
+    docs/reliability.rst). Needs redis-server, and RabbitMQ on 127.0.0.1:5672
+    or rabbitmq-server; under CI a missing one fails instead of skipping.
+    """
+    session.install(*editable_args(), "pytest", "pytest-timeout")
+    suite = ROOT / "packages" / "appfactory-celery" / "tests"
+    session.run("pytest", *PYTEST_OPTIONS, "-m", "reliability", str(suite), *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff: the lint rules and the formatting of every Python file."""
     session.install(RUFF)
