@@ -56,8 +56,11 @@ def editable_args() -> list[str]:
 
 
 def test_suites() -> list[Path]:
-    """Every ``tests`` folder of the packages and the examples, in dependency order."""
+    """Every ``tests`` folder of the packages and the examples, in dependency order,
+    then the benchmark harness's own tests."""
     found = {*ROOT.glob("packages/*/tests"), *ROOT.glob("examples/*/tests")}
+    if (ROOT / "benchmarks" / "tests").is_dir():
+        found.add(ROOT / "benchmarks" / "tests")
     order = {folder / "tests": index for index, folder in enumerate(distributions())}
     return sorted(found, key=lambda suite: (order.get(suite, len(order)), str(suite)))
 
@@ -214,3 +217,28 @@ def demo(session: nox.Session) -> None:
     """
     session.install(*(str(folder) for folder in distributions()))
     check_install(session, Path(session.bin), "site-packages")
+
+
+#: The peers the benchmarks compare with, pinned so that figures stay comparable.
+BENCH_PEERS = ["invenio-base==2.4.1"]
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks against hand-written Flask and Celery and the peers (docs/performance.rst).
+
+    ``nox -s bench`` is the full run (about 15 minutes); ``nox -s bench -- --quick``
+    the small one CI runs; ``-- --json PATH`` also writes the figures. The peers
+    are installed apart (``pip install --target``), so that only the peer's own
+    processes see them: invenio-base adds a Flask plugin command that every
+    ``flask`` command of the environment would otherwise load.
+    """
+    session.install(*editable_args(), "celery[redis]", "psutil")
+    peers = Path(session.create_tmp()) / "peers"
+    if peers.exists():
+        shutil.rmtree(peers)
+    session.run(
+        "python", "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(peers),
+        *BENCH_PEERS,
+    )  # fmt: skip
+    session.run("python", "-m", "benchmarks", "--peer-site", str(peers), *session.posargs)

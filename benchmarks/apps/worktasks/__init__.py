@@ -1,0 +1,1 @@
+"""A reusable package whose only content is the benchmarks' trivial tasks."""

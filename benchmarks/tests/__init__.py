@@ -1,0 +1,1 @@
+"""Tests of the benchmark harness (not of the systems it measures)."""
