@@ -243,6 +243,13 @@ print("reqctx ->", reqctx.delay().get(timeout=10))
 """
 
 
+def check_redis_transport(env: Env) -> None:
+    """The Redis transport imports: the example's ``appfactory-celery[redis]`` brought it all."""
+    code = "import kombu.transport.redis, redis; print('redis transport', redis.__version__)"
+    result = env.run(["python", "-c", code], shown="python -c 'import kombu.transport.redis'")
+    expect_in("redis transport", result, "python -c 'import kombu.transport.redis'")
+
+
 def check_celery_tasks(env: Env) -> None:
     """A worker on the embedded broker runs appctx and reqctx sent from ``myapp shell``."""
     args = ["celery", "-A", "myapp.celery", "worker", "--loglevel=info", "-P", "solo"]
@@ -275,6 +282,7 @@ CHECKS: list[t.Callable[[Env], None]] = [
     check_wsgi,
     check_server,
     check_server_needs_secret_key,
+    check_redis_transport,
     check_celery_tasks,
 ]
 
