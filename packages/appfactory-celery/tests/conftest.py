@@ -53,3 +53,17 @@ def _celery_state_untouched() -> t.Iterator[None]:
     yield
     assert not hasattr(_FALLBACK, "flask_app"), "a Flask app was bound to Celery's default app"
     assert _FALLBACK.conf.broker_url == _FALLBACK_BROKER, "Celery's default app was configured"
+
+
+@pytest.fixture(autouse=True)
+def _forget_test_shared_tasks(tmp_path: Path) -> t.Iterator[None]:
+    """Forget the ``@shared_task`` functions defined under this test's folder.
+
+    Celery adds every shared task ever defined to each Celery app created
+    later; the tasks of a test's packages must not reach other tests' apps.
+    """
+    yield
+    # Imported here: a top-level import would load the plugin before pytest does.
+    from appfactory.core.testing.packages import forget_shared_tasks
+
+    forget_shared_tasks([str(tmp_path)])

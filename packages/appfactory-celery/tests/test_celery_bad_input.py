@@ -12,7 +12,6 @@ A broker that is down is a free loopback port on which nothing listens.
 from __future__ import annotations
 
 import functools
-import inspect
 import re
 import time
 import typing as t
@@ -131,22 +130,6 @@ def assert_one_error_line(result: Result, expected: str | re.Pattern[str]) -> No
     else:
         assert expected.fullmatch(lines[0]), lines[0]
     assert "Traceback" not in result.output
-
-
-@pytest.fixture(autouse=True)
-def _forget_test_shared_tasks(tmp_path: Path) -> t.Iterator[None]:
-    """Forget the ``@shared_task`` functions of this test's packages when it ends.
-
-    Celery adds every shared task ever defined to each Celery app created
-    later; the tasks of this test's packages must not reach other tests' apps.
-    """
-    before = set(_state._on_app_finalizers)
-    yield
-    for callback in set(_state._on_app_finalizers) - before:
-        fun = inspect.getclosurevars(callback).nonlocals.get("fun")
-        code = getattr(fun, "__code__", None)
-        if code is not None and code.co_filename.startswith(str(tmp_path)):
-            _state._on_app_finalizers.discard(callback)
 
 
 # -- Mistakes met when the Celery app is made ------------------------------------------------

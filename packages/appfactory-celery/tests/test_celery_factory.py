@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import re
 import sys
 import typing as t
@@ -44,22 +43,6 @@ def make_app(app_name: str = "testapp", load: bool = True, **config: t.Any) -> F
     config.setdefault("EXTENSIONS", ["appfactory.celery"])
     config.setdefault("CELERY_TASK_ALWAYS_EAGER", True)
     return appfactory(app_name, None, load=load, **config)
-
-
-@pytest.fixture(autouse=True)
-def _forget_test_shared_tasks(tmp_path: Path) -> t.Iterator[None]:
-    """Forget the ``@shared_task`` functions of this test's packages when it ends.
-
-    Celery adds every shared task ever defined to each Celery app created
-    later; tasks of the test's packages would reach the next tests' apps.
-    """
-    before = set(_state._on_app_finalizers)
-    yield
-    for callback in set(_state._on_app_finalizers) - before:
-        fun = inspect.getclosurevars(callback).nonlocals.get("fun")
-        code = getattr(fun, "__code__", None)
-        if code is not None and code.co_filename.startswith(str(tmp_path)):
-            _state._on_app_finalizers.discard(callback)
 
 
 # celeryfactory

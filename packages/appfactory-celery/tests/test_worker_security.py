@@ -19,7 +19,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 import typing as t
 import uuid
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from kombu import Connection, Exchange, Queue
-from servers import LOOPBACK, Server, free_port, start_private_redis
+from servers import LOOPBACK, Server, free_port, start_private_redis, wait_until
 from workers import WORKER_APPS, Worker, start_worker
 
 from appfactory.celery import BrokerUnavailableError, celery_app, celeryfactory
@@ -112,15 +111,6 @@ def send_pickle_message(url: str, queue: str, task_id: str, target: Path) -> Non
         )
 
 
-def wait_for(check: t.Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
-
-
 @pytest.mark.parametrize("accept", ["default", "pickle opted in"])
 def test_worker_refuses_a_pickle_message_unless_opted_in(
     accept: str,
@@ -167,7 +157,7 @@ def test_worker_refuses_a_pickle_message_unless_opted_in(
         assert f"Task wtasks.tasks.where[{trap_id}] received" not in output
     else:
         # The control: the same message, loaded, runs its code.
-        assert wait_for(target.exists, 10)
+        assert wait_until(target.exists, 10)
         assert f"Task wtasks.tasks.where[{trap_id}] succeeded" in output
 
 
