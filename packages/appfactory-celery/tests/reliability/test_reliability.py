@@ -156,6 +156,17 @@ def wait_running(ledger: Ledger, parent: int, seconds: float = 30) -> dict[int, 
     return found
 
 
+def kill_mid_task(ledger: Ledger, worker: Worker) -> float:
+    """SIGKILL ``worker`` and its children while a task runs; return the time of the kill."""
+    wait_running(ledger, worker.process.pid)
+    # Off the beat of the 0.5 s tasks, then at once when a run is under way.
+    time.sleep(0.75)
+    wait_running(ledger, worker.process.pid)
+    killed_at = time.monotonic()
+    kill_tree(worker.process)
+    return killed_at
+
+
 # -- a worker child killed in the middle of a task ------------------------------------------
 
 
@@ -231,12 +242,7 @@ def test_killed_worker_tasks_come_back_after_restart(
     sender = Sender(settings, monkeypatch)
 
     sent = sender.send_many(30, pause=0.5)
-    wait_running(ledger, first.process.pid)
-    # Off the beat of the 0.5 s tasks, then at once when a run is under way.
-    time.sleep(0.75)
-    wait_running(ledger, first.process.pid)
-    killed_at = time.monotonic()
-    kill_tree(first.process)
+    killed_at = kill_mid_task(ledger, first)
     done_at_kill = ledger.done()
     in_flight = len(ledger.running())
     ledger.client.delete("running")
@@ -467,10 +473,7 @@ def test_embedded_broker_loses_what_a_killed_worker_fetched(
     sender = Sender(settings, monkeypatch)
 
     sent = sender.send_many(30, pause=0.5)
-    wait_running(ledger, first.process.pid)
-    time.sleep(0.75)
-    wait_running(ledger, first.process.pid)
-    kill_tree(first.process)
+    kill_mid_task(ledger, first)
     in_flight = len(ledger.running())
     ledger.client.delete("running")
     workers(as_env(settings), pool="prefork", concurrency=2)
