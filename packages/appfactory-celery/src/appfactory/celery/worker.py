@@ -19,26 +19,85 @@ The fix keeps the transport's settings when the connection is collected.
 The old channels can then reach Redis again: an acknowledgement made once
 Redis is back succeeds (no duplicate run), and one made while Redis is still
 down fails with a connection error, which Celery logs and survives; the
-message then comes back after the visibility timeout. Other transports are
-left as Celery has them.
+message then comes back after the visibility timeout.
+
+It also fetches through :mod:`appfactory.celery.redis_fetch`: a message
+taken off its queue just as Redis went away (before it was recorded as
+unacknowledged) stays in :attr:`Consumer.unrecorded` and goes back to its
+queue once the consumer has connected again; one still held when the worker
+stops is put back then, or named in an error log if Redis is still away.
+Other transports are left as Celery has them.
 """
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 from celery.worker.consumer import Consumer as CeleryConsumer
+
+from .redis_fetch import Unrecorded, put_back, use_keeping_transport
 
 #: The value of ``worker_consumer`` that selects this consumer.
 CONSUMER = "appfactory.celery.worker:Consumer"
 
 
+logger = logging.getLogger(__name__)
+
+
 class Consumer(CeleryConsumer):  # type: ignore[misc]
     """Celery's consumer, whose Redis channels outlive a lost connection."""
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        #: Messages taken off a Redis queue as the connection broke, to put back.
+        self.unrecorded: list[Unrecorded] = []
+        super().__init__(*args, **kwargs)
+
+    def connection_for_read(self, heartbeat: float | None = None) -> t.Any:
+        connection = self.app.connection_for_read(heartbeat=heartbeat)
+        use_keeping_transport(connection, self.unrecorded)
+        connection = self.ensure_connected(connection)
+        try:
+            self.put_back_unrecorded(connection)
+        except BaseException:
+            connection.collect()
+            raise
+        return connection
+
+    def put_back_unrecorded(self, connection: t.Any) -> None:
+        """Put back the messages fetched as the connection broke (a connection error
+        propagates with the rest kept)."""
+        for message in put_back(connection, self.unrecorded):
+            logger.warning(
+                "Put back task %s: it was taken off its queue as the connection to "
+                "the broker broke, before it could be recorded as unacknowledged",
+                message.task_id,
+            )
 
     def on_connection_error_after_connected(self, exc: Exception) -> None:
         keep_redis_settings(self.connection)
         super().on_connection_error_after_connected(exc)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self.unrecorded:
+            self.put_back_before_exit()
+
+    def put_back_before_exit(self) -> None:
+        """A last try for the messages still held; an error log names any lost."""
+        connection = self.app.connection_for_read()
+        try:
+            self.put_back_unrecorded(connection)
+        except connection.connection_errors:
+            ids = ", ".join(str(message.task_id) for message in self.unrecorded)
+            logger.error(
+                "Lost %d task message(s) taken off the queue as the connection to the "
+                "broker broke; %s is still unreachable, so they could not be put back. "
+                "Send these tasks again: %s",
+                len(self.unrecorded), connection.as_uri(), ids,
+            )  # fmt: skip
+        finally:
+            connection.collect()
 
 
 def keep_redis_settings(connection: t.Any) -> bool:
