@@ -37,6 +37,17 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> t.Iterator[Path
             del sys.modules[name]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--redis-restarts``: Redis restarts in the broker-restart reliability test."""
+    parser.addoption(
+        "--redis-restarts",
+        type=int,
+        default=6,
+        help="how many times the broker-restart reliability test restarts Redis under "
+        "load (default 6; about 4 s each)",
+    )
+
+
 # Celery creates its fallback default app the first time a shared task is looked
 # up in a process; create it now so that the tests can check it stays untouched.
 _FALLBACK = _state.get_current_app()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,9 @@ from servers import LOOPBACK, free_port, redis_answers, unavailable, wait_until
 
 #: One line per fault of this run, printed at the end of the pytest run.
 REPORTS: list[str] = []
+
+#: A task id in a message, as kombu's Redis transport writes it (JSON headers).
+_TASK_ID = re.compile(rb'"id": "([^"]+)"')
 
 
 # -- processes -------------------------------------------------------------------------
@@ -102,6 +106,8 @@ class RestartableRedis:
 
     Append-only file with ``appendfsync always``: what Redis acknowledged
     survives a restart, even after SIGKILL, as a production broker should.
+    The file is stamped with the time (``aof-timestamp-enabled``), so that
+    :func:`broker_history` can tell when each step of a message happened.
     """
 
     def __init__(self) -> None:
@@ -118,7 +124,8 @@ class RestartableRedis:
     def start(self) -> None:
         command = [self.binary or "redis-server", "--port", str(self.port),
                    "--bind", LOOPBACK, "--save", "", "--appendonly", "yes",
-                   "--appendfsync", "always", "--dir", self.folder,
+                   "--appendfsync", "always", "--aof-timestamp-enabled", "yes",
+                   "--dir", self.folder,
                    "--logfile", str(self.log)]  # fmt: skip
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -248,3 +255,74 @@ def report(line: str) -> None:
     """Print a figure now and keep it for the summary at the end of the run."""
     REPORTS.append(line)
     print(f"RELIABILITY {line}", flush=True)
+
+
+# -- what Redis's append-only file says became of a message ---------------------------
+
+
+def _resp_commands(data: bytes) -> t.Iterator[tuple[int | None, list[bytes]]]:
+    """The commands of an append-only file, with the time of the last ``#TS:`` line."""
+    at, stamp = 0, None
+    while at < len(data):
+        if data[at : at + 1] == b"#":
+            end = data.index(b"\n", at)
+            if data[at : at + 4] == b"#TS:":
+                stamp = int(data[at + 4 : end])
+            at = end + 1
+            continue
+        end = data.index(b"\r\n", at)
+        count, at = int(data[at + 1 : end]), end + 2
+        args = []
+        for _ in range(count):
+            end = data.index(b"\r\n", at)
+            size, at = int(data[at + 1 : end]), end + 2
+            args.append(data[at : at + size])
+            at += size + 2
+        yield stamp, args
+
+
+def _task_id(payload: bytes) -> str | None:
+    found = _TASK_ID.search(payload)
+    return found.group(1).decode() if found else None
+
+
+def broker_history(folder: str | Path, task_ids: t.Collection[str]) -> dict[str, list[str]]:
+    """What a Redis append-only file says happened to the messages of ``task_ids``.
+
+    The file's lists are replayed in order, so that each pop is tied to the
+    message it took. Events: ``pushed`` (sent, or put back), ``popped``
+    (taken by a worker), ``recorded`` (as unacknowledged) and ``settled``
+    (its record removed: acknowledged, or put back in the queue).
+    """
+    wanted = set(task_ids)
+    history: dict[str, list[str]] = {task_id: [] for task_id in wanted}
+    lists: dict[bytes, list[bytes]] = {}
+    tags: dict[bytes, str] = {}
+
+    def note(task_id: str | None, event: str, stamp: int | None) -> None:
+        if task_id in wanted:
+            when = time.strftime("%H:%M:%S", time.localtime(stamp)) if stamp else "?"
+            history[task_id].append(f"{when} {event}")
+
+    manifest = Path(folder) / "appendonlydir"
+    for part in sorted(manifest.glob("*.incr.aof"), key=lambda path: int(path.name.split(".")[2])):
+        for stamp, (command, *args) in _resp_commands(part.read_bytes()):
+            name = command.upper()
+            if name in (b"LPUSH", b"RPUSH"):
+                items = lists.setdefault(args[0], [])
+                for value in args[1:]:
+                    items.insert(0, value) if name == b"LPUSH" else items.append(value)
+                    note(_task_id(value), f"pushed to {args[0].decode(errors='replace')}", stamp)
+            elif name in (b"RPOP", b"LPOP") and lists.get(args[0]):
+                value = lists[args[0]].pop() if name == b"RPOP" else lists[args[0]].pop(0)
+                note(_task_id(value), "popped", stamp)
+            elif name == b"HSET" and args[0].endswith(b"unacked"):
+                tags[args[1]] = _task_id(args[2]) or ""
+                note(tags[args[1]], "recorded as unacknowledged", stamp)
+            elif name == b"HDEL" and args[0].endswith(b"unacked"):
+                for tag in args[1:]:
+                    note(tags.get(tag), "settled", stamp)
+            elif name == b"DEL":
+                for key in args:
+                    lists.pop(key, None)
+    return history
