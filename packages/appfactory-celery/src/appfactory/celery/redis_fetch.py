@@ -18,9 +18,10 @@ the consuming end of its queue, marked as redelivered, in one transaction
 that also drops any record the failed round trip made after all, so that it
 is not restored twice.
 
-Left as it is: a message whose ``BRPOP`` reply Redis never sent (Redis killed
-after it wrote the pop to its append-only file and before it answered) cannot
-be seen by any client; the reliability test counts what it loses.
+Out of reach: a message whose ``BRPOP`` reply Redis never sent (Redis killed
+after it wrote the pop to its append-only file and before it answered) is
+seen by no client. Should it happen, the Redis-restart reliability test fails
+and names the task, with what the append-only file says of it.
 """
 
 from __future__ import annotations
