@@ -20,7 +20,7 @@ from celery import Celery
 from kombu import Connection, Exchange, Queue
 from kombu.transport import redis as kombu_redis
 from servers import Server, free_port
-from workers import Worker, start_worker
+from workers import WORKER_APPS, Worker, start_worker
 
 from appfactory.celery import celeryfactory
 from appfactory.celery.redis_fetch import (
@@ -246,8 +246,6 @@ def test_worker_runs_a_task_whose_record_failed_once(
     broker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real worker: the record fails, the consumer reconnects, puts it back, runs it once."""
-    from workers import WORKER_APPS
-
     monkeypatch.syspath_prepend(str(WORKER_APPS))
     from wapp.app import create_app
 

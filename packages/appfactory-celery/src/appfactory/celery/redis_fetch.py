@@ -118,8 +118,7 @@ def put_back(connection: t.Any, unrecorded: list[Unrecorded]) -> list[Unrecorded
         while unrecorded:
             message = unrecorded[0]
             with channel.conn_or_acquire() as client, client.pipeline() as pipe:
-                pipe.zrem(channel.unacked_index_key, message.delivery_tag)
-                pipe.hdel(channel.unacked_key, message.delivery_tag)
+                channel.qos._remove_from_indices(message.delivery_tag, pipe)
                 channel._do_restore_message(
                     copy.deepcopy(message.payload), message.exchange, message.routing_key, pipe
                 )
