@@ -13,8 +13,9 @@ from celery import Celery, _state
 from click.testing import CliRunner
 from flask import Flask
 
-from appfactory.celery import AppContextTask, celery_app, celeryfactory, load_tasks
+from appfactory.celery import AppContextTask, NoCeleryAppError, celeryfactory, load_tasks
 from appfactory.celery import factory as factory_module
+from appfactory.celery.state import get_state
 from appfactory.core import (
     AppFactoryWarning,
     Level,
@@ -55,7 +56,7 @@ def test_celeryfactory_returns_one_celery_app_per_flask_app() -> None:
 
     assert isinstance(celery, Celery)
     assert celeryfactory(app) is celery
-    assert celery_app(app) is celery
+    assert celeryfactory(app, load_tasks=False) is celery
     assert celery.flask_app is app
     assert celery.main == "testapp"
     assert issubclass(celery.Task, AppContextTask)
@@ -109,13 +110,33 @@ def test_load_tasks_without_a_celery_app() -> None:
     app = make_app(EXTENSIONS=[])
 
     with pytest.raises(
-        RuntimeError,
+        NoCeleryAppError,
         match=re.escape(
             "Flask app 'testapp' has no Celery app; call appfactory.celery.celeryfactory(app) "
             "or list 'appfactory.celery' in EXTENSIONS."
         ),
     ):
         load_tasks(app)
+
+
+@pytest.mark.parametrize("name", ["celery_app", "create_celery_app"])
+def test_old_names_of_celeryfactory_warn_and_still_work(name: str) -> None:
+    import appfactory.celery
+
+    app = make_app(EXTENSIONS=["appfactory.celery"])
+    old = getattr(appfactory.celery, name)
+
+    with pytest.warns(
+        DeprecationWarning,
+        match=re.escape(
+            f"appfactory.celery.{name}(app) is deprecated and will be removed in "
+            "appfactory-celery 0.3; use celeryfactory(app, load_tasks=False)"
+        ),
+    ):
+        celery = old(app)
+
+    assert celery is celeryfactory(app, load_tasks=False)
+    assert not get_state(app).tasks_loaded
 
 
 # The extension: a Celery app at load time, no task module imported.
@@ -130,7 +151,7 @@ def test_extension_gives_the_app_its_celery_app_without_importing_tasks(
 
     assert "lazy_pkg" in sys.modules
     assert "lazy_pkg.tasks" not in sys.modules
-    celery = celery_app(app)
+    celery = celeryfactory(app, load_tasks=False)
     assert celery.flask_app is app
     assert "lazy_pkg.tasks" not in sys.modules
     assert "tasks" not in get_registry(app).package("lazy_pkg").modules
@@ -188,7 +209,10 @@ def test_flask_celeryext_entry_gives_the_app_its_own_celery_app() -> None:
         CELERY_TASK_DEFAULT_QUEUE="other",
     )
 
-    celery_first, celery_second = celery_app(first), celery_app(second)
+    celery_first, celery_second = (
+        celeryfactory(first, load_tasks=False),
+        celeryfactory(second, load_tasks=False),
+    )
 
     assert get_registry(first).extensions == ["appfactory.celery"]
     assert celery_first.flask_app is first
@@ -215,17 +239,17 @@ def test_celery_extension_is_set_up_once(
     monkeypatch: pytest.MonkeyPatch, extensions: list[str]
 ) -> None:
     created: list[Celery] = []
-    create = factory_module.create_celery_app
+    create = factory_module._create_celery_app
 
     def counting_create(flask_app: Flask) -> Celery:
         created.append(create(flask_app))
         return created[-1]
 
-    monkeypatch.setattr(factory_module, "create_celery_app", counting_create)
+    monkeypatch.setattr(factory_module, "_create_celery_app", counting_create)
 
     app = make_app(EXTENSIONS=extensions)
 
-    assert created == [celery_app(app)]
+    assert created == [celeryfactory(app, load_tasks=False)]
     registry = get_registry(app)
     assert registry.extensions == ["appfactory.celery"]
     assert registry.before_inspect.count(load_tasks) == 1
@@ -340,7 +364,7 @@ def test_check_task_name_registered_by_two_packages(make_package: MakePackage) -
         found = problems(app, "AF302")
 
     # Celery keeps the first registered callable; which one that is, is Celery's choice.
-    winner = celery_app(app).tasks["af302.dup"].__module__.partition(".")[0]
+    winner = celeryfactory(app, load_tasks=False).tasks["af302.dup"].__module__.partition(".")[0]
     loser = ({"dup_one", "dup_two"} - {winner}).pop()
     assert found == [
         Problem(
@@ -352,8 +376,8 @@ def test_check_task_name_registered_by_two_packages(make_package: MakePackage) -
             "Give one of the tasks another name: @shared_task(name='pkg.task').",
         )
     ]
-    with celery_app(app).flask_app.app_context():
-        assert celery_app(app).tasks["af302.dup"].delay().get() == winner
+    with celeryfactory(app, load_tasks=False).flask_app.app_context():
+        assert celeryfactory(app, load_tasks=False).tasks["af302.dup"].delay().get() == winner
 
 
 def test_check_no_task_conflict_for_distinct_names(make_package: MakePackage) -> None:
@@ -496,10 +520,10 @@ def test_filesystem_broker_named_explicitly_gets_the_embedded_folders(
     isolated: Path,
 ) -> None:
     app = make_app(CELERY_BROKER_URL="filesystem://")
-    options = celery_app(app).conf.broker_transport_options
+    options = celeryfactory(app, load_tasks=False).conf.broker_transport_options
 
     queue = Path(app.instance_path) / "celery" / "queue"
     assert options["data_folder_in"] == str(queue)
     assert options["data_folder_out"] == str(queue)
     assert queue.is_dir()
-    assert celery_app(app).conf.result_backend.startswith("file://")
+    assert celeryfactory(app, load_tasks=False).conf.result_backend.startswith("file://")

@@ -12,7 +12,7 @@ from celery.app.trace import task_has_custom
 from flask import Flask, current_app, g, request
 from flask.globals import _cv_app
 
-from appfactory.celery import AppContextTask, RequestContextTask, celeryfactory
+from appfactory.celery import AppContextTask, NoCeleryAppError, RequestContextTask, celeryfactory
 from appfactory.core import appfactory
 
 #: What the tasks below saw while they ran.
@@ -245,7 +245,7 @@ def test_task_of_a_celery_app_without_flask_app() -> None:
         """Never runs."""
 
     with pytest.raises(
-        RuntimeError,
+        NoCeleryAppError,
         match=re.escape(
             "Task 'test_contexts.bare' runs in a Flask app context, but its Celery app 'bare' "
             "has no Flask app; create the Celery app with "

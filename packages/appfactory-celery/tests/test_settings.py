@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from flask import Flask
 from kombu.transport import TRANSPORT_ALIASES
 
-from appfactory.celery import celery_app, celeryfactory
+from appfactory.celery import celeryfactory
 from appfactory.core import (
     AppFactoryWarning,
     ConfigError,
@@ -38,7 +38,7 @@ def make_app(module_name: t.Any = None, load: bool = True, **config: t.Any) -> F
 
 
 def make_celery(**config: t.Any) -> Celery:
-    return celery_app(make_app(**config))
+    return celeryfactory(make_app(**config), load_tasks=False)
 
 
 def setting_id(value: t.Any, keep: t.Callable[[str], bool] = lambda v: True) -> str:
@@ -129,7 +129,7 @@ def test_settings_from_a_config_module_reach_celery() -> None:
         CELERY_TASK_DEFAULT_QUEUE = "from-module"
 
     app = make_app(Config)
-    celery = celery_app(app)
+    celery = celeryfactory(app, load_tasks=False)
 
     assert celery.conf.broker_url == "redis://127.0.0.1:6379/6"
     assert celery.conf.task_default_queue == "from-module"
@@ -160,7 +160,7 @@ def test_broker_from_environment_variable(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("TESTAPP_CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
 
     app = make_app(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
-    celery = celery_app(app)
+    celery = celeryfactory(app, load_tasks=False)
 
     assert celery.conf.broker_url == "redis://127.0.0.1:6379/7"
     assert get_registry(app).history.origin("CELERY_BROKER_URL") == Origin(
@@ -338,7 +338,7 @@ SAFE_DEFAULTS = [
 )
 def test_safe_default(name: str, value: t.Any) -> None:
     app = make_app()
-    celery = celery_app(app)
+    celery = celeryfactory(app, load_tasks=False)
     key = f"CELERY_{name.upper()}"
 
     assert celery.conf[name] == value
@@ -360,7 +360,7 @@ def test_safe_default(name: str, value: t.Any) -> None:
 )
 def test_users_value_beats_safe_default(key: str, name: str, value: t.Any) -> None:
     app = make_app(**{key: value})
-    celery = celery_app(app)
+    celery = celeryfactory(app, load_tasks=False)
     new_key = f"CELERY_{name.upper()}"
 
     assert celery.conf[name] == value
@@ -451,7 +451,7 @@ def test_broker_url_with_unknown_scheme(
 )
 def test_result_backend_follows_the_broker(broker: str, backend: str | None) -> None:
     app = make_app(CELERY_BROKER_URL=broker)
-    celery = celery_app(app)
+    celery = celeryfactory(app, load_tasks=False)
 
     assert celery.conf.broker_url == broker
     assert celery.conf.result_backend == backend
@@ -476,7 +476,7 @@ def test_explicit_result_backend_wins(broker: str | None) -> None:
         config["CELERY_BROKER_URL"] = broker
     app = make_app(**config)
 
-    assert celery_app(app).conf.result_backend == "cache+memory://"
+    assert celeryfactory(app, load_tasks=False).conf.result_backend == "cache+memory://"
     assert get_registry(app).history.origin("CELERY_RESULT_BACKEND") == Origin(
         Layer.KWARGS, "CELERY_RESULT_BACKEND"
     )
@@ -484,7 +484,7 @@ def test_explicit_result_backend_wins(broker: str | None) -> None:
 
 def test_embedded_broker_without_configuration() -> None:
     app = make_app()
-    celery = celery_app(app)
+    celery = celeryfactory(app, load_tasks=False)
     root = Path(app.instance_path) / "celery"
 
     assert celery.conf.broker_url == "filesystem://"
@@ -518,7 +518,7 @@ def test_embedded_broker_folders_follow_the_instance_path(
 
 def test_no_embedded_folders_with_a_configured_broker() -> None:
     app = make_app(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
-    celery = celery_app(app)
+    celery = celeryfactory(app, load_tasks=False)
 
     assert not (Path(app.instance_path) / "celery").exists()
     assert "CELERY_BROKER_TRANSPORT_OPTIONS" not in app.config

@@ -29,7 +29,7 @@ from kombu import Connection, Exchange, Queue
 from servers import LOOPBACK, Server, free_port, start_private_redis, wait_until
 from workers import WORKER_APPS, Worker, start_worker
 
-from appfactory.celery import BrokerUnavailableError, celery_app, celeryfactory
+from appfactory.celery import BrokerUnavailableError, celeryfactory
 from appfactory.core import AppFactoryError, appfactory
 from appfactory.core.errors import describe_exception
 
@@ -243,7 +243,7 @@ def test_planted_secrets_never_appear_in_any_output(
 
         with caplog.at_level(logging.DEBUG):
             app = create_app()
-            celery_app(app)
+            celeryfactory(app, load_tasks=False)
             with app.app_context():
                 assert appctx.delay().get(timeout=30) == "myapp"
                 assert reqctx.delay().get(timeout=30) == "GET"
@@ -257,7 +257,7 @@ def test_planted_secrets_never_appear_in_any_output(
         sender = appfactory(
             "testapp", None, EXTENSIONS=["appfactory.celery"], CELERY_BROKER_URL=down
         )
-        celery_app(sender)
+        celeryfactory(sender, load_tasks=False)
         with sender.app_context(), pytest.raises(BrokerUnavailableError) as info:
             appctx.apply_async(retry_policy={"max_retries": 0})
         outputs.append(str(info.value))

@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 
-from appfactory.core.masking import MASK, display, is_secret_name, mask_url, mask_value
+from appfactory.core.masking import MASK, is_secret_name, mask_url, mask_value, masked_repr
 
 
 @pytest.mark.parametrize(
@@ -124,5 +124,5 @@ def test_mask_value_leaves_the_original_alone() -> None:
         ("PORT", 80, "80"),
     ],
 )
-def test_display(name: str, value: t.Any, expected: str) -> None:
-    assert display(name, value) == expected
+def test_masked_repr(name: str, value: t.Any, expected: str) -> None:
+    assert masked_repr(name, value) == expected

@@ -5,7 +5,7 @@ from celery.utils.log import get_task_logger
 from flask import current_app, request
 
 from appfactory.celery import RequestContextTask
-from appfactory.core.masking import mask_url
+from appfactory.core import mask_url
 
 logger = get_task_logger(__name__)
 

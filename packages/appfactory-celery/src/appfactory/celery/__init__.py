@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from .contexts import AppContextTask, RequestContextTask
 from .discovery import load_tasks
-from .errors import BrokerUnavailableError, NoResultBackendError, TaskArgumentError
+from .errors import (
+    BrokerUnavailableError,
+    NoCeleryAppError,
+    NoResultBackendError,
+    TaskArgumentError,
+)
 from .extension import setup_app
 from .factory import celery_app, celeryfactory, create_celery_app
 from .version import __version__
@@ -12,6 +17,7 @@ from .version import __version__
 __all__ = [
     "AppContextTask",
     "BrokerUnavailableError",
+    "NoCeleryAppError",
     "NoResultBackendError",
     "RequestContextTask",
     "TaskArgumentError",

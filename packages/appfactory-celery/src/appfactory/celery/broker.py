@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from kombu.transport import TRANSPORT_ALIASES
 
-from appfactory.core import ConfigError
-from appfactory.core.masking import mask_url
+from appfactory.core import ConfigError, mask_url
 
 #: Seconds between two looks at the embedded broker's folder: a task sent to
 #: an idle worker starts within about this long.

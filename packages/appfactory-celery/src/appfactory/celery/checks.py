@@ -6,7 +6,7 @@ import typing as t
 
 from flask import Flask
 
-from appfactory.core import Level, Problem, get_registry
+from appfactory.core import Level, Problem
 
 from .discovery import load_tasks
 from .state import require_state
@@ -30,19 +30,17 @@ def celery_problems(flask_app: Flask) -> list[Problem]:
                 hint,
             )
         )
-    for conflict in get_registry(flask_app).conflicts:
-        if conflict.kind == "task-name":
-            problems.append(
-                Problem(
-                    "AF302",
-                    "task-name-conflict",
-                    Level.ERROR,
-                    f"Task {conflict.name!r} is registered by packages {conflict.winner!r} and "
-                    f"{', '.join(map(repr, conflict.losers))}; only the task of "
-                    f"{conflict.winner!r} runs.",
-                    "Give one of the tasks another name: @shared_task(name='pkg.task').",
-                )
+    for conflict in state.conflicts:
+        problems.append(
+            Problem(
+                "AF302",
+                "task-name-conflict",
+                Level.ERROR,
+                f"Task {conflict.name!r} is registered by packages {conflict.winner!r} and "
+                f"{conflict.loser!r}; only the task of {conflict.winner!r} runs.",
+                "Give one of the tasks another name: @shared_task(name='pkg.task').",
             )
+        )
     values = state.settings.values
     schedule = values.get("beat_schedule") or {}
     for entry, options in sorted(schedule.items()):

@@ -16,6 +16,7 @@ from flask.globals import _cv_app
 
 from celery import Task
 
+from .errors import NoCeleryAppError
 from .sending import chained_cause, send_error
 
 Run = t.Callable[..., t.Any]
@@ -26,7 +27,7 @@ def flask_app_of(task: Task) -> Flask:
     """The Flask app bound to a task's Celery app."""
     flask_app = getattr(task.app, "flask_app", None)
     if not isinstance(flask_app, Flask):
-        raise RuntimeError(
+        raise NoCeleryAppError(
             f"Task {task.name!r} runs in a Flask app context, but its Celery app "
             f"{task.app.main!r} has no Flask app; create the Celery app with "
             "appfactory.celery.celeryfactory(flask_app)."

@@ -9,12 +9,11 @@ import warnings
 from flask import Flask
 
 from appfactory.core import AppFactoryWarning, get_registry, import_package_module
-from appfactory.core.registry import Conflict
 from celery import Celery, Task
 from celery.local import Proxy
 
 from .routing import current_celery_app
-from .state import require_state
+from .state import TaskConflict, require_state
 
 
 def load_tasks(flask_app: Flask) -> None:
@@ -44,7 +43,7 @@ def load_tasks(flask_app: Flask) -> None:
             imported = any(value is other for other in vars(sys.modules[task.__module__]).values())
             if imported:
                 continue
-            registry.conflicts.append(Conflict("task-name", task.name, owner, (package,)))
+            state.conflicts.append(TaskConflict(task.name, owner, package))
             warnings.warn(
                 f"Task name {task.name!r} is registered by packages {owner!r} and "
                 f"{package!r}; only the task of {owner!r} runs. Give one task another name.",

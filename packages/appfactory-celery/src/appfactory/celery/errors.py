@@ -20,5 +20,9 @@ class TaskArgumentError(AppFactoryError, EncodeError):
     """A task was not sent: an argument cannot be carried by the task serializer."""
 
 
+class NoCeleryAppError(AppFactoryError, RuntimeError):
+    """A Flask app (or a task's Celery app) has no Celery app of appfactory's."""
+
+
 class NoResultBackendError(AppFactoryError, NotImplementedError):
     """A result was asked of a Celery app that keeps no results."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from .factory import celery_app
+from .factory import celeryfactory
 
 
 def setup_app(app: Flask) -> None:
     """Give ``app`` its Celery app (tasks are not imported: the web side stays small)."""
-    celery_app(app)
+    celeryfactory(app, load_tasks=False)

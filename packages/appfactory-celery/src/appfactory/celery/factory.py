@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 from flask import Flask
 from flask_celeryext import FlaskCeleryExt
 
-from appfactory.core import get_registry
-from appfactory.core.provenance import Layer, Origin
+from appfactory.core import Layer, Origin, get_registry
 from celery import Celery
 
 from .broker import (
@@ -17,7 +18,7 @@ from .broker import (
 )
 from .checks import celery_problems
 from .contexts import AppContextTask
-from .discovery import load_tasks
+from .discovery import load_tasks as load_package_tasks
 from .results import NO_RESULT_BACKEND
 from .settings import (
     SAFE_DEFAULTS,
@@ -77,8 +78,8 @@ def configure(flask_app: Flask) -> CelerySettings:
     return settings
 
 
-def create_celery_app(flask_app: Flask) -> Celery:
-    """Create the Celery app of ``flask_app`` (for Flask-CeleryExt).
+def _create_celery_app(flask_app: Flask) -> Celery:
+    """Create the Celery app of ``flask_app`` (Flask-CeleryExt's hook).
 
     A new Celery app that is not made current nor default, configured with
     only the Celery settings, with :class:`AppContextTask` as its task base.
@@ -94,7 +95,7 @@ def create_celery_app(flask_app: Flask) -> Celery:
     celery.flask_app = flask_app
     flask_app.extensions[STATE_KEY] = CeleryState(flask_app, celery, settings)
     registry = get_registry(flask_app)
-    registry.before_inspect.append(load_tasks)
+    registry.before_inspect.append(load_package_tasks)
     registry.checks.append(celery_problems)
     flask_app.logger.info(
         "Celery broker of %s: %s", flask_app.name, describe_broker(settings.values["broker_url"])
@@ -102,23 +103,50 @@ def create_celery_app(flask_app: Flask) -> Celery:
     return celery
 
 
-def celery_app(flask_app: Flask) -> Celery:
-    """The Celery app of ``flask_app``, created on first use, without loading tasks."""
-    state = get_state(flask_app)
-    if state is not None:
-        return state.celery
-    return FlaskCeleryExt(flask_app, create_celery_app=create_celery_app).celery
-
-
-def celeryfactory(flask_app: Flask) -> Celery:
+def celeryfactory(flask_app: Flask, *, load_tasks: bool = True) -> Celery:
     """The Celery app of ``flask_app``, with every package's ``tasks`` module loaded.
 
     Created once per Flask app (calling it again returns the same object);
-    ``celery.flask_app is flask_app``. For the worker::
+    ``celery.flask_app is flask_app``. With ``load_tasks=False`` the tasks
+    are not imported (the web side, which only sends, stays small). For the
+    worker::
 
         # myapp/celery.py
         celery = celeryfactory(create_app())
+
+    >>> from appfactory.core import appfactory
+    >>> app = appfactory("dummyapp", None, TESTING=True)
+    >>> celeryfactory(app).flask_app is app
+    True
     """
-    celery = celery_app(flask_app)
-    load_tasks(flask_app)
+    state = get_state(flask_app)
+    if state is None:
+        celery = FlaskCeleryExt(flask_app, create_celery_app=_create_celery_app).celery
+    else:
+        celery = state.celery
+    if load_tasks:
+        load_package_tasks(flask_app)
     return celery
+
+
+def celery_app(flask_app: Flask) -> Celery:
+    """Deprecated: use ``celeryfactory(flask_app, load_tasks=False)``."""
+    warnings.warn(
+        "appfactory.celery.celery_app(app) is deprecated and will be removed in "
+        "appfactory-celery 0.3; use celeryfactory(app, load_tasks=False).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return celeryfactory(flask_app, load_tasks=False)
+
+
+def create_celery_app(flask_app: Flask) -> Celery:
+    """Deprecated: use ``celeryfactory(flask_app, load_tasks=False)``."""
+    warnings.warn(
+        "appfactory.celery.create_celery_app(app) is deprecated and will be removed in "
+        "appfactory-celery 0.3; use celeryfactory(app, load_tasks=False), which also "
+        "returns the app's existing Celery app instead of making a second one.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return celeryfactory(flask_app, load_tasks=False)

@@ -12,9 +12,7 @@ from flask import Flask
 from kombu import serialization
 from kombu.exceptions import EncodeError, OperationalError
 
-from appfactory.core import AppFactoryError
-from appfactory.core.errors import describe_exception
-from appfactory.core.masking import mask_url
+from appfactory.core import AppFactoryError, describe_exception, mask_url
 from celery import Task
 
 from .broker import describe_broker

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from appfactory.core import AppFactoryWarning, ConfigError, get_registry
-from appfactory.core.masking import display
+from appfactory.core import AppFactoryWarning, ConfigError, get_registry, masked_repr
 from celery.app import defaults
 
 NAMESPACE = "CELERY_"
@@ -141,7 +140,7 @@ def _convert(name: str, key: str, value: t.Any, origin: str) -> t.Any:
         return option.to_python(value)
     except (TypeError, ValueError, KeyError) as exc:
         raise ConfigError(
-            f"{key}={display(key, value)} ({origin}) is not a valid {option.type} for "
+            f"{key}={masked_repr(key, value)} ({origin}) is not a valid {option.type} for "
             f"Celery's {name}; give {_EXPECTED[option.type]}."
         ) from exc
 

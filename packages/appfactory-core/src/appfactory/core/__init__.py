@@ -16,8 +16,10 @@ from .errors import (
     PackageModuleError,
     PackageNotFoundError,
     SecretKeyError,
+    describe_exception,
 )
 from .factory import appfactory, base_app, load_application
+from .masking import is_secret_name, mask_url, mask_value, masked_repr
 from .packages import discover_modules, import_package_module
 from .provenance import Layer, Origin, Setting
 from .registry import Registry, get_registry
@@ -48,9 +50,14 @@ __all__ = [
     "base_app",
     "check_app",
     "clifactory",
+    "describe_exception",
     "discover_modules",
     "get_registry",
     "import_package_module",
+    "is_secret_name",
     "load_application",
     "load_cli",
+    "mask_url",
+    "mask_value",
+    "masked_repr",
 ]

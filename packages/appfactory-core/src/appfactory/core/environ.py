@@ -10,7 +10,7 @@ import typing as t
 from collections.abc import Mapping
 
 from .errors import ConfigError
-from .masking import display
+from .masking import masked_repr
 from .provenance import ConfigHistory, Layer
 
 #: Variables ``<PREFIX>_<NAME>`` that choose folders or lists rather than settings.
@@ -91,8 +91,8 @@ def parse_env_value(variable: str, raw: str, current: t.Any) -> t.Any:
 def _wrong_kind(variable: str, raw: str, current: t.Any, expected: str) -> ConfigError:
     kind = type(current).__name__
     return ConfigError(
-        f"Environment variable {variable}={display(variable, raw)} is not a valid "
-        f"{kind}: the setting holds {display(variable, current)}. Set it to {expected}, "
+        f"Environment variable {variable}={masked_repr(variable, raw)} is not a valid "
+        f"{kind}: the setting holds {masked_repr(variable, current)}. Set it to {expected}, "
         f"or unset {variable}."
     )
 

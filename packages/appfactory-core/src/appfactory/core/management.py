@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 
 from .checks import Level, check_app
 from .errors import ConfigError
-from .masking import display
+from .masking import masked_repr
 from .registry import Registry, get_registry
 from .templates import package_templates
 
@@ -39,20 +39,22 @@ def config_show(key: str | None, history: bool) -> None:
     registry = get_registry(app)
     if key is None:
         for name in sorted(app.config):
-            click.echo(f"{name} = {display(name, app.config[name])}  [{_origin(registry, name)}]")
+            click.echo(
+                f"{name} = {masked_repr(name, app.config[name])}  [{_origin(registry, name)}]"
+            )
         return
     if key not in app.config:
         close = difflib.get_close_matches(key, sorted(app.config), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(f"No setting {key!r} in app {app.name!r}.{hint}")
-    click.echo(f"{key} = {display(key, app.config[key])}")
+    click.echo(f"{key} = {masked_repr(key, app.config[key])}")
     click.echo(f"  set by: {_origin(registry, key)}")
     settings = registry.history.history(key)
     if history:
         click.echo("  history (lowest first):")
         for index, setting in enumerate(settings, 1):
             mark = "  <- effective" if index == len(settings) else ""
-            click.echo(f"    {index}. {setting.origin}: {display(key, setting.value)}{mark}")
+            click.echo(f"    {index}. {setting.origin}: {masked_repr(key, setting.value)}{mark}")
     elif len(settings) > 1:
         shadowed = ", ".join(str(s.origin) for s in settings[:-1])
         click.echo(f"  shadows: {shadowed}")

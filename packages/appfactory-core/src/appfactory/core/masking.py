@@ -59,7 +59,7 @@ def mask_value(name: str, value: t.Any) -> t.Any:
     return value
 
 
-def display(name: str, value: t.Any) -> str:
+def masked_repr(name: str, value: t.Any) -> str:
     """The masked ``repr`` of a setting's value."""
     masked = mask_value(name, value)
     return MASK if masked is MASK else repr(masked)

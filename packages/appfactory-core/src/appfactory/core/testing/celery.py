@@ -89,7 +89,7 @@ def configured_celery(fixture: str, app: Flask, settings: t.Mapping[str, t.Any])
     ...) when it joins the app; tasks that joined earlier get them too.
     """
     factory = appfactory_celery(fixture)
-    celery = factory.celery_app(app)
+    celery = factory.celeryfactory(app, load_tasks=False)
     celery.conf.update(settings)
     # The queues and the result backend are made from the settings on first use.
     vars(celery).pop("amqp", None)
