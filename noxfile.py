@@ -35,6 +35,7 @@ DISTRIBUTION_FOLDERS = [
 #: Tool versions, pinned so that a new release cannot break CI overnight.
 RUFF = "ruff==0.17.6"
 MYPY = "mypy==2.4.1"
+IMPORT_LINTER = "import-linter==2.17"
 
 #: Options of every pytest run: a hung test fails instead of blocking CI.
 PYTEST_OPTIONS = ["-ra", "--strict-markers", "--timeout=300", "-p", "no:cacheprovider"]
@@ -129,10 +130,12 @@ def reliability(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: the lint rules and the formatting of every Python file."""
-    session.install(RUFF)
+    """ruff (the lint rules and the formatting of every Python file), then the
+    import contracts between the distributions (``.importlinter``)."""
+    session.install(RUFF, IMPORT_LINTER, *editable_args())
     session.run("ruff", "check", str(ROOT))
     session.run("ruff", "format", "--check", str(ROOT))
+    session.run("lint-imports", "--config", str(ROOT / ".importlinter"))
 
 
 @nox.session(python=PYTHON)

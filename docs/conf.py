@@ -119,6 +119,81 @@ def _all_documented(_app, env):
                 )
 
 
+#: The distributions whose ``CHECKS`` table the checks reference lists, in order.
+CHECK_TABLES = ("appfactory.core", "appfactory.celery")
+
+
+def declared_checks():
+    """Every declared check of the distributions in :data:`CHECK_TABLES`, by id."""
+    import importlib
+
+    checks = {}
+    for package_name in CHECK_TABLES:
+        checks.update(importlib.import_module(package_name).CHECKS)
+    return dict(sorted(checks.items()))
+
+
+def _checks_table_directive():
+    """``.. appfactory-checks::``: the summary table of every declared check."""
+    from docutils import nodes
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
+
+    class ChecksTable(SphinxDirective):
+        def run(self):
+            rows = [
+                (f":ref:`{c.id} <{c.id}>`", f"``{c.name}``", c.level.name.lower(), c.summary)
+                for c in declared_checks().values()
+            ]
+            header = ("Id", "Name", "Level", "In short")
+            widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+            rule = "  ".join("=" * w for w in widths)
+            lines = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), rule]
+            lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+            lines.append(rule)
+            container = nodes.container()
+            self.state.nested_parse(StringList(lines, source="checks"), 0, container)
+            return container.children
+
+    return ChecksTable
+
+
+def checks_drift(text, checks, prefixes=("AF",)):
+    """What differs between the checks reference ``text`` and the declared ``checks``.
+
+    A declared check needs a section ``.. _<id>:`` titled ``<id> ``<name>``
+    (<level>)``; a section of an id that starts with one of ``prefixes`` needs a
+    declared check. Returns one line per difference.
+    """
+    import re
+
+    title = re.compile(r"^(AF\d{3}) ``([a-z0-9-]+)`` \((\w+)\)$", re.M)
+    sections = {m[0]: m for m in title.findall(text) if m[0].startswith(prefixes)}
+    labels = {m for m in re.findall(r"^\.\. _(AF\d{3}):$", text, re.M) if m.startswith(prefixes)}
+    drift = []
+    for check in checks.values():
+        expected = (check.id, check.name, check.level.name.lower())
+        if sections.get(check.id) != expected or check.id not in labels:
+            drift.append(
+                f"no section '.. _{check.id}:' titled '{check.id} ``{check.name}`` ({expected[2]})'"
+            )
+    for check_id in sorted((set(sections) | labels) - set(checks)):
+        drift.append(f"{check_id} is documented, but no CHECKS declares it")
+    return drift
+
+
+def _checks_documented(app, _env):
+    """Warn (an error under ``-W``) when the checks reference and the declared checks
+    differ."""
+    from pathlib import Path
+
+    from sphinx.util import logging
+
+    text = (Path(app.srcdir) / "reference" / "checks.rst").read_text(encoding="utf-8")
+    for line in checks_drift(text, declared_checks()):
+        logging.getLogger(__name__).warning("docs/reference/checks.rst: %s", line)
+
+
 def setup(app):
     # The pytest plugin's fixtures: ``.. fixture:: app`` and :fixture:`app`.
     app.add_object_type(
@@ -126,3 +201,5 @@ def setup(app):
     )
     app.connect("autodoc-process-docstring", _attribute_docs)
     app.connect("env-check-consistency", _all_documented)
+    app.add_directive("appfactory-checks", _checks_table_directive())
+    app.connect("env-check-consistency", _checks_documented)

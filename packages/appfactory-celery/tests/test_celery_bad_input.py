@@ -42,8 +42,8 @@ from appfactory.core import (
     PackageModuleError,
     appfactory,
     clifactory,
+    describe_exception,
 )
-from appfactory.core.errors import describe_exception
 
 pytestmark = [
     pytest.mark.timeout(120),

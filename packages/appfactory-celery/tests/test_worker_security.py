@@ -30,8 +30,7 @@ from servers import LOOPBACK, Server, free_port, start_private_redis, wait_until
 from workers import WORKER_APPS, Worker, start_worker
 
 from appfactory.celery import BrokerUnavailableError, celeryfactory
-from appfactory.core import AppFactoryError, appfactory
-from appfactory.core.errors import describe_exception
+from appfactory.core import AppFactoryError, appfactory, describe_exception
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -101,7 +101,7 @@ def test_bool_words_for_a_flask_setting(
         (0.5, "[1]", "float", "a number such as 42 or 0.5"),
         (["a"], "a,b", "list", "a Python literal such as ['a', 'b']"),
         (["a"], "{'a': 1}", "list", "a Python literal such as ['a', 'b']"),
-        ({"a": 1}, "[1]", "dict", "a Python literal such as ['a', 'b']"),
+        ({"a": 1}, "[1]", "dict", "a Python literal such as {'a': 1}"),
     ],
 )
 def test_malformed_value_for_a_typed_setting(
@@ -395,9 +395,9 @@ def test_packages_variable_must_be_a_list(
     with pytest.raises(
         ConfigError,
         match=re.escape(
-            "Environment variable TESTAPP_PACKAGES='cfg_beta' is not a valid list: the setting "
-            "holds ['cfg_alpha']. Set it to a Python literal such as ['a', 'b'], or unset "
-            "TESTAPP_PACKAGES."
+            "Environment variable TESTAPP_PACKAGES='cfg_beta' is not a valid list: PACKAGES is "
+            "declared as a list by appfactory.core. Set it to a Python literal such as ['a', "
+            "'b'], or unset TESTAPP_PACKAGES."
         ),
     ):
         make_app(PACKAGES=["cfg_alpha"])

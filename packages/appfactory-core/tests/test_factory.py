@@ -1,4 +1,4 @@
-"""The factory: base_app, load_application, signals and extensions."""
+"""The factory: appfactory, load_application, signals and extensions."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from appfactory.core import (
     Origin,
     app_created,
     app_loaded,
-    base_app,
+    appfactory,
     get_registry,
     load_application,
 )
@@ -32,13 +32,13 @@ def mode_of(path: Path | str) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-# base_app: the instance and static folders.
+# appfactory: the instance and static folders.
 
 
 def test_instance_folder_from_argument(tmp_path: Path, instance_path: Path) -> None:
     chosen = tmp_path / "from-argument"
 
-    app = base_app("testapp", instance_path=str(chosen))
+    app = appfactory("testapp", load=False, instance_path=str(chosen))
 
     assert app.instance_path == str(chosen)
     assert chosen.is_dir()
@@ -47,7 +47,7 @@ def test_instance_folder_from_argument(tmp_path: Path, instance_path: Path) -> N
 
 
 def test_instance_folder_from_variable(instance_path: Path) -> None:
-    app = base_app("testapp")
+    app = appfactory("testapp", load=False)
 
     assert app.instance_path == str(instance_path)
     assert instance_path.is_dir()
@@ -60,7 +60,7 @@ def test_relative_instance_folder_is_made_absolute(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TESTAPP_INSTANCE_PATH", "relative-instance")
 
-    app = base_app("testapp")
+    app = appfactory("testapp", load=False)
 
     assert app.instance_path == str(tmp_path / "relative-instance")
     assert (tmp_path / "relative-instance").is_dir()
@@ -71,7 +71,7 @@ def test_default_instance_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys, "prefix", str(prefix))
     monkeypatch.delenv("TESTAPP_INSTANCE_PATH")
 
-    app = base_app("testapp")
+    app = appfactory("testapp", load=False)
 
     expected = prefix / "var" / "testapp-instance"
     assert app.instance_path == str(expected)
@@ -84,7 +84,7 @@ def test_existing_instance_folder_is_untouched(instance_path: Path) -> None:
     os.chmod(instance_path, 0o755)
     (instance_path / "keep.txt").write_text("kept")
 
-    app = base_app("testapp")
+    app = appfactory("testapp", load=False)
 
     assert app.instance_path == str(instance_path)
     assert mode_of(instance_path) == 0o755
@@ -100,7 +100,7 @@ def test_instance_folder_that_cannot_be_created(
     monkeypatch.setenv("TESTAPP_INSTANCE_PATH", str(wanted))
 
     with pytest.raises(ConfigError) as info:
-        base_app("testapp")
+        appfactory("testapp", load=False)
 
     message = str(info.value)
     assert message.startswith(f"Instance folder {wanted} cannot be created: ")
@@ -122,7 +122,7 @@ def test_appfactory_reports_an_instance_folder_that_cannot_be_created(
 
 
 def test_static_folder_default(instance_path: Path) -> None:
-    app = base_app("testapp")
+    app = appfactory("testapp", load=False)
 
     assert app.static_folder == str(instance_path / "static")
     assert app.static_url_path == "/static"
@@ -131,7 +131,7 @@ def test_static_folder_default(instance_path: Path) -> None:
 def test_static_folder_from_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TESTAPP_STATIC_FOLDER", str(tmp_path / "from-variable"))
 
-    app = base_app("testapp")
+    app = appfactory("testapp", load=False)
 
     assert app.static_folder == str(tmp_path / "from-variable")
 
@@ -139,8 +139,11 @@ def test_static_folder_from_variable(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_static_folder_from_argument(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TESTAPP_STATIC_FOLDER", str(tmp_path / "from-variable"))
 
-    app = base_app(
-        "testapp", static_folder=str(tmp_path / "from-argument"), static_url_path="/assets"
+    app = appfactory(
+        "testapp",
+        load=False,
+        static_folder=str(tmp_path / "from-argument"),
+        static_url_path="/assets",
     )
 
     assert app.static_folder == str(tmp_path / "from-argument")
@@ -163,11 +166,29 @@ def test_flask_cls() -> None:
     class CustomFlask(Flask):
         pass
 
-    app = base_app("testapp", flask_cls=CustomFlask, subdomain_matching=True)
+    app = appfactory(
+        "testapp", load=False, flask_cls=CustomFlask, flask_kwargs={"subdomain_matching": True}
+    )
 
     assert type(app) is CustomFlask
     assert app.subdomain_matching is True
     assert app.config.root_path == app.instance_path, "config is instance relative"
+
+
+def test_base_app_is_deprecated_and_still_works(instance_path: Path) -> None:
+    from appfactory.core import base_app
+
+    with pytest.warns(
+        DeprecationWarning,
+        match=re.escape(
+            "appfactory.core.base_app() is deprecated and will be removed in appfactory-core "
+            "0.3; call appfactory(app_name, module_name, instance_path=..., flask_cls=...)"
+        ),
+    ):
+        app = base_app("testapp")
+
+    assert app.instance_path == str(instance_path)
+    assert "appfactory" not in app.extensions, "a bare app, as before"
 
 
 # load_application and the signals.

@@ -235,7 +235,13 @@ def test_bad_extra_entry_points_from_the_environment_name_the_variable(
     make_app, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("TESTAPP_PACKAGES_ENTRY_POINTS_EXTRA", "['pkg_beta']")
-    with pytest.raises(ConfigError, match=re.escape("must map entry-point names")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "Environment variable TESTAPP_PACKAGES_ENTRY_POINTS_EXTRA=\"['pkg_beta']\" is not "
+            "a valid dict: PACKAGES_ENTRY_POINTS_EXTRA is declared as a dict by appfactory.core."
+        ),
+    ):
         make_app(load=False)
 
 

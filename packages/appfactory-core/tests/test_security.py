@@ -22,7 +22,7 @@ import flask.cli
 import pytest
 from click.testing import CliRunner
 
-from appfactory.core import AppFactoryWarning, ConfigError, appfactory, base_app, clifactory
+from appfactory.core import AppFactoryWarning, ConfigError, appfactory, clifactory
 
 MakeApp = t.Callable[..., t.Any]
 
@@ -147,7 +147,7 @@ def umask(request: pytest.FixtureRequest) -> t.Iterator[int]:
 
 
 def test_instance_folder_is_private_whatever_the_umask(umask: int, instance_path: Path) -> None:
-    base_app("testapp")
+    appfactory("testapp", load=False)
 
     assert mode_of(instance_path) == 0o700
 
@@ -155,7 +155,7 @@ def test_instance_folder_is_private_whatever_the_umask(umask: int, instance_path
 def test_instance_folder_given_as_argument_is_private(umask: int, tmp_path: Path) -> None:
     folder = tmp_path / "parent" / "instance"
 
-    base_app("testapp", instance_path=str(folder))
+    appfactory("testapp", load=False, instance_path=str(folder))
 
     assert mode_of(folder) == 0o700
 

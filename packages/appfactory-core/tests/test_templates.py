@@ -10,8 +10,7 @@ import pytest
 from flask import Flask, render_template, render_template_string
 from jinja2 import TemplateSyntaxError
 
-from appfactory.core import ConfigError, Level, base_app, check_app, get_registry, load_application
-from appfactory.core.factory import configure_app
+from appfactory.core import ConfigError, Level, appfactory, check_app, get_registry
 from appfactory.core.templates import template_sources
 
 
@@ -97,9 +96,7 @@ def test_jinja2_extensions_keep_flask_options():
             "trim_blocks": True,
         }
 
-    app = base_app("testapp", flask_cls=ExtendedFlask)
-    configure_app(app, None, {"JINJA2_EXTENSIONS": ["jinja2.ext.do"]})
-    load_application(app)
+    app = appfactory("testapp", flask_cls=ExtendedFlask, JINJA2_EXTENSIONS=["jinja2.ext.do"])
     assert set(app.jinja_env.extensions) >= {
         "jinja2.ext.LoopControlExtension",
         "jinja2.ext.ExprStmtExtension",

@@ -6,10 +6,57 @@ import typing as t
 
 from flask import Flask
 
-from appfactory.core import Level, Problem
+from appfactory.core import Check, Level, Problem, check_table
 
 from .discovery import load_tasks
 from .state import require_state
+
+#: The checks of appfactory-celery, by id (the checks reference documents each).
+CHECKS = check_table(
+    Check(
+        "AF301",
+        "celery-setting-unknown",
+        Level.WARNING,
+        "{key} looks like a Celery setting but Celery has none of that name; it is not "
+        "passed to Celery.",
+        "{advice}",
+        "a ``CELERY*``/``BROKER_*`` name Celery lacks",
+    ),
+    Check(
+        "AF302",
+        "task-name-conflict",
+        Level.ERROR,
+        "Task {task!r} is registered by packages {winner!r} and {loser!r}; only the task of "
+        "{winner!r} runs.",
+        "Give one of the tasks another name: @shared_task(name='pkg.task').",
+        "two packages register the same task name",
+    ),
+    Check(
+        "AF303",
+        "schedule-task-unknown",
+        Level.WARNING,
+        "Beat schedule entry {entry!r} runs task {task!r}, which no package registers.",
+        "Fix the task name, or add the package that defines it to PACKAGES.",
+        "a beat schedule entry names no known task",
+    ),
+    Check(
+        "AF304",
+        "route-task-unknown",
+        Level.WARNING,
+        "CELERY_TASK_ROUTES routes task {task!r}, which no package registers.",
+        "Fix the task name, or add the package that defines it to PACKAGES.",
+        "a task route names no known task",
+    ),
+    Check(
+        "AF305",
+        "celery-embedded-broker",
+        Level.INFO,
+        "Celery uses the embedded broker in the instance folder (no server, one machine, "
+        "for development).",
+        "Set CELERY_BROKER_URL to a Redis or RabbitMQ URL for production.",
+        "Celery uses the embedded broker",
+    ),
+)
 
 
 def celery_problems(flask_app: Flask) -> list[Problem]:
@@ -19,26 +66,12 @@ def celery_problems(flask_app: Flask) -> list[Problem]:
     tasks = set(state.celery.tasks)
     problems = []
     for key, close in state.settings.unknown:
-        hint = f"Rename it to {close}." if close else "Check Celery's list of settings."
-        problems.append(
-            Problem(
-                "AF301",
-                "celery-setting-unknown",
-                Level.WARNING,
-                f"{key} looks like a Celery setting but Celery has none of that name; "
-                "it is not passed to Celery.",
-                hint,
-            )
-        )
+        advice = f"Rename it to {close}." if close else "Check Celery's list of settings."
+        problems.append(CHECKS["AF301"].problem(key=key, advice=advice))
     for conflict in state.conflicts:
         problems.append(
-            Problem(
-                "AF302",
-                "task-name-conflict",
-                Level.ERROR,
-                f"Task {conflict.name!r} is registered by packages {conflict.winner!r} and "
-                f"{conflict.loser!r}; only the task of {conflict.winner!r} runs.",
-                "Give one of the tasks another name: @shared_task(name='pkg.task').",
+            CHECKS["AF302"].problem(
+                task=conflict.name, winner=conflict.winner, loser=conflict.loser
             )
         )
     values = state.settings.values
@@ -46,38 +79,12 @@ def celery_problems(flask_app: Flask) -> list[Problem]:
     for entry, options in sorted(schedule.items()):
         task = options.get("task") if isinstance(options, dict) else None
         if task not in tasks:
-            problems.append(
-                Problem(
-                    "AF303",
-                    "schedule-task-unknown",
-                    Level.WARNING,
-                    f"Beat schedule entry {entry!r} runs task {task!r}, which no package "
-                    "registers.",
-                    "Fix the task name, or add the package that defines it to PACKAGES.",
-                )
-            )
+            problems.append(CHECKS["AF303"].problem(entry=entry, task=task))
     for name in _routed_names(values.get("task_routes")):
         if name not in tasks:
-            problems.append(
-                Problem(
-                    "AF304",
-                    "route-task-unknown",
-                    Level.WARNING,
-                    f"CELERY_TASK_ROUTES routes task {name!r}, which no package registers.",
-                    "Fix the task name, or add the package that defines it to PACKAGES.",
-                )
-            )
+            problems.append(CHECKS["AF304"].problem(task=name))
     if values.get("broker_url") == "filesystem://":
-        problems.append(
-            Problem(
-                "AF305",
-                "celery-embedded-broker",
-                Level.INFO,
-                "Celery uses the embedded broker in the instance folder (no server, one "
-                "machine, for development).",
-                "Set CELERY_BROKER_URL to a Redis or RabbitMQ URL for production.",
-            )
-        )
+        problems.append(CHECKS["AF305"].problem())
     return problems
 
 

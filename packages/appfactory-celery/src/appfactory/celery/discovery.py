@@ -8,7 +8,7 @@ import warnings
 
 from flask import Flask
 
-from appfactory.core import AppFactoryWarning, get_registry, import_package_module
+from appfactory.core import AppFactoryWarning, add_package_items, discover_modules
 from celery import Celery, Task
 from celery.local import Proxy
 
@@ -21,20 +21,19 @@ def load_tasks(flask_app: Flask) -> None:
     state = require_state(flask_app)
     if state.tasks_loaded:
         return
-    registry = get_registry(flask_app)
-    modules = {}
-    for info in registry.packages:
-        module = import_package_module(info.name, "tasks")
-        if module is not None:
-            info.modules["tasks"] = module
-            modules[module.__name__] = info.name
+    # {module name: package}: a package's tasks module is "<package>.tasks".
+    found = discover_modules(flask_app, "tasks")
+    modules = {module.__name__: module.__name__.rpartition(".")[0] for module in found}
     celery = state.celery
+    names: dict[str, list[str]] = {}
     for name, task in sorted(celery.tasks.items()):
         package = modules.get(task.__module__)
         if package is not None:
-            registry.package(package).extras.setdefault("tasks", []).append(name)
-    for module_name, package in modules.items():
-        module = registry.package(package).modules["tasks"]
+            names.setdefault(package, []).append(name)
+    for package, package_names in names.items():
+        add_package_items(flask_app, package, "tasks", package_names)
+    for module in found:
+        module_name, package = module.__name__, modules[module.__name__]
         for value, task in _module_tasks(vars(module).values(), celery):
             owner = modules.get(task.__module__)
             if task.__module__ == module_name or owner is None or owner == package:

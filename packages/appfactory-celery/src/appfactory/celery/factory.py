@@ -7,7 +7,13 @@ import warnings
 from flask import Flask
 from flask_celeryext import FlaskCeleryExt
 
-from appfactory.core import Layer, Origin, get_registry
+from appfactory.core import (
+    Option,
+    add_check,
+    add_inspection_hook,
+    declare_settings,
+    set_setting,
+)
 from celery import Celery
 
 from .broker import (
@@ -23,10 +29,10 @@ from .results import NO_RESULT_BACKEND
 from .settings import (
     SAFE_DEFAULTS,
     CelerySettings,
+    celery_options,
     check_serializers,
     collect,
     flask_name,
-    flask_to_celery,
     warn_unknown,
 )
 from .state import STATE_KEY, CeleryState, get_state
@@ -66,15 +72,14 @@ def configure(flask_app: Flask) -> CelerySettings:
         backend = following_result_backend(flask_app, transport, broker)
         if backend is not None:
             added["result_backend"] = backend
-    registry = get_registry(flask_app)
     for name, value in added.items():
-        key = flask_name(name)
-        flask_app.config[key] = value
-        registry.history.record(key, value, Origin(Layer.EXTENSION, EXTENSION_NAME))
-    registry.declared_settings.update(flask_to_celery())
+        set_setting(flask_app, flask_name(name), value, owner=EXTENSION_NAME)
+    declare_settings(flask_app, celery_options(), owner=EXTENSION_NAME)
     settings = collect(flask_app)
-    # Unknown Celery-like names are reported by AF301, with Celery's names to choose from.
-    registry.declared_settings.update(key for key, _ in settings.unknown)
+    if settings.unknown:
+        # Reported by AF301, with Celery's names to choose from, not as unknown to the app.
+        unknown = [Option(key) for key, _ in settings.unknown]
+        declare_settings(flask_app, unknown, owner=EXTENSION_NAME)
     return settings
 
 
@@ -94,9 +99,8 @@ def _create_celery_app(flask_app: Flask) -> Celery:
         celery.backend_cls = NO_RESULT_BACKEND
     celery.flask_app = flask_app
     flask_app.extensions[STATE_KEY] = CeleryState(flask_app, celery, settings)
-    registry = get_registry(flask_app)
-    registry.before_inspect.append(load_package_tasks)
-    registry.checks.append(celery_problems)
+    add_inspection_hook(flask_app, load_package_tasks)
+    add_check(flask_app, celery_problems)
     flask_app.logger.info(
         "Celery broker of %s: %s", flask_app.name, describe_broker(settings.values["broker_url"])
     )

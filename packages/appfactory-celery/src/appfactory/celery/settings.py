@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from appfactory.core import AppFactoryWarning, ConfigError, get_registry, masked_repr
+from appfactory.core import (
+    AppFactoryWarning,
+    ConfigError,
+    Option,
+    OptionTable,
+    convert_setting,
+    get_registry,
+    masked_repr,
+    option_table,
+)
 from celery.app import defaults
 
 NAMESPACE = "CELERY_"
@@ -73,6 +82,12 @@ def flask_to_celery() -> dict[str, str]:
     return {**old, **new}
 
 
+@functools.cache
+def celery_options() -> OptionTable:
+    """Every Flask setting that reaches Celery, declared by name (Celery types them)."""
+    return option_table(Option(key) for key in flask_to_celery())
+
+
 def flask_name(celery_setting: str) -> str:
     """The Flask setting of a Celery setting in the ``CELERY`` namespace.
 
@@ -126,8 +141,7 @@ def collect(app: Flask) -> CelerySettings:
         value = _convert(name, key, app.config[key], str(history.origin(key)))
         if value is not app.config[key]:
             # Flask-side code reads the same value as Celery ("false" -> False).
-            app.config[key] = value
-            history.amend(key, value)
+            convert_setting(app, key, value)
         found.values[name] = value
     return found
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .checks import Level, Problem, check_app
+from .checks import CHECKS, check_app
 from .cli import clifactory
 from .commands import load_cli
 from .errors import (
@@ -18,22 +18,38 @@ from .errors import (
     SecretKeyError,
     describe_exception,
 )
-from .factory import appfactory, base_app, load_application
+from .extending import (
+    add_check,
+    add_inspection_hook,
+    add_package_items,
+    convert_setting,
+    declare_settings,
+    set_setting,
+)
+from .factory import appfactory, load_application
 from .masking import is_secret_name, mask_url, mask_value, masked_repr
+from .options import CORE_OPTIONS, NO_DEFAULT, Option, OptionTable, option_table
 from .packages import discover_modules, import_package_module
+from .problems import Check, Level, Problem, check_table
 from .provenance import Layer, Origin, Setting
 from .registry import Registry, get_registry
 from .signals import app_created, app_loaded
 from .version import __version__
 
 __all__ = [
+    "CHECKS",
+    "CORE_OPTIONS",
+    "NO_DEFAULT",
     "AppFactoryError",
     "AppFactoryWarning",
+    "Check",
     "ConfigError",
     "ConflictError",
     "ExtensionError",
     "Layer",
     "Level",
+    "Option",
+    "OptionTable",
     "Origin",
     "PackageContentError",
     "PackageError",
@@ -44,12 +60,17 @@ __all__ = [
     "SecretKeyError",
     "Setting",
     "__version__",
+    "add_check",
+    "add_inspection_hook",
+    "add_package_items",
     "app_created",
     "app_loaded",
     "appfactory",
-    "base_app",
     "check_app",
+    "check_table",
     "clifactory",
+    "convert_setting",
+    "declare_settings",
     "describe_exception",
     "discover_modules",
     "get_registry",
@@ -60,4 +81,10 @@ __all__ = [
     "mask_url",
     "mask_value",
     "masked_repr",
+    "option_table",
+    "set_setting",
 ]
+
+# Deprecated (it warns), importable until appfactory-core 0.3: appfactory() takes
+# its arguments.
+from .factory import base_app as base_app

@@ -3,37 +3,84 @@
 from __future__ import annotations
 
 import difflib
-import enum
-from dataclasses import dataclass
 
 from flask import Flask
 
+from .problems import Check, Level, Problem, check_table
 from .provenance import Layer
 from .registry import Registry, get_registry
 from .secret_key import missing_secret_key_message, where_to_set
 from .templates import shadowed_templates
 
-
-class Level(enum.IntEnum):
-    """How serious a problem is."""
-
-    INFO = 10
-    WARNING = 20
-    ERROR = 30
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding of :func:`check_app`."""
-
-    id: str
-    name: str
-    level: Level
-    message: str
-    hint: str
-
-    def __str__(self) -> str:
-        return f"{self.level.name.lower()} {self.id} {self.name}: {self.message} Hint: {self.hint}"
+#: The checks of appfactory-core, by id (the checks reference documents each).
+CHECKS = check_table(
+    Check(
+        "AF001",
+        "secret-key-missing",
+        Level.WARNING,
+        "SECRET_KEY is not set for {app!r}; the app refuses to serve requests.",
+        "{where}",
+        "no ``SECRET_KEY``: the app will not serve",
+    ),
+    Check(
+        "AF002",
+        "secret-key-generated",
+        Level.WARNING,
+        "SECRET_KEY was generated at random because debug or testing is on.",
+        "{where}",
+        "``SECRET_KEY`` was generated (debug or testing)",
+    ),
+    Check(
+        "AF101",
+        "config-default-conflict",
+        Level.WARNING,
+        "{key} has a default in packages {winner!r} and {losers}; {winner!r} wins because "
+        "it comes first in PACKAGES.",
+        "Set {key} in the app's configuration to choose, or rename one package's setting.",
+        "two packages give a default for one key",
+    ),
+    Check(
+        "AF102",
+        "url-rule-conflict",
+        Level.WARNING,
+        "URL rule {rule!r} is registered by packages {winner!r} and {losers}; {winner!r} "
+        "serves it (first in PACKAGES).",
+        "Give one blueprint another URL prefix in BLUEPRINTS_URL_PREFIXES.",
+        "two packages register the same URL rule",
+    ),
+    Check(
+        "AF103",
+        "template-shadowed",
+        Level.INFO,
+        "Template {template!r} comes from the {winner}, shadowing the {losers}.",
+        "Intended for overrides; otherwise rename one of the templates.",
+        "a template name is found in several places",
+    ),
+    Check(
+        "AF201",
+        "setting-unknown",
+        Level.WARNING,
+        "{key} (set by {origin}) is used by no package, extension or Flask; did you mean {close}?",
+        "Rename it to {close}, or remove it.",
+        "a setting looks like a misspelt known setting",
+    ),
+    Check(
+        "AF202",
+        "setting-unused",
+        Level.INFO,
+        "{key} (set by {origin}) has no default in any package, extension or Flask.",
+        "Fine for the app's own settings; otherwise check its spelling.",
+        "a setting that nothing declares",
+    ),
+    Check(
+        "AF203",
+        "variable-empty",
+        Level.INFO,
+        "Environment variable {variable} is empty and was ignored.",
+        "Unset {variable}, or give it a value.",
+        "an app variable is set but empty",
+    ),
+)
 
 
 def check_app(app: Flask) -> list[Problem]:
@@ -54,42 +101,22 @@ def check_app(app: Flask) -> list[Problem]:
 
 
 def _secret_key(app: Flask, registry: Registry) -> list[Problem]:
-    message = missing_secret_key_message(app, registry)
-    if message is not None:
-        return [
-            Problem(
-                "AF001",
-                "secret-key-missing",
-                Level.WARNING,
-                f"SECRET_KEY is not set for {app.name!r}; the app refuses to serve requests.",
-                where_to_set(registry),
-            )
-        ]
+    where = where_to_set(registry)
+    if missing_secret_key_message(app, registry) is not None:
+        return [CHECKS["AF001"].problem(app=app.name, where=where)]
     origin = registry.history.origin("SECRET_KEY")
     if origin is not None and origin.layer is Layer.GENERATED:
-        return [
-            Problem(
-                "AF002",
-                "secret-key-generated",
-                Level.WARNING,
-                "SECRET_KEY was generated at random because debug or testing is on.",
-                where_to_set(registry),
-            )
-        ]
+        return [CHECKS["AF002"].problem(where=where)]
     return []
+
+
+def _losers(names: tuple[str, ...]) -> str:
+    return ", ".join(map(repr, names))
 
 
 def _config_default_conflicts(registry: Registry) -> list[Problem]:
     return [
-        Problem(
-            "AF101",
-            "config-default-conflict",
-            Level.WARNING,
-            f"{c.name} has a default in packages {c.winner!r} and "
-            f"{', '.join(map(repr, c.losers))}; {c.winner!r} wins because it comes "
-            "first in PACKAGES.",
-            f"Set {c.name} in the app's configuration to choose, or rename one package's setting.",
-        )
+        CHECKS["AF101"].problem(key=c.name, winner=c.winner, losers=_losers(c.losers))
         for c in registry.conflicts
         if c.kind == "config-default"
     ]
@@ -97,14 +124,7 @@ def _config_default_conflicts(registry: Registry) -> list[Problem]:
 
 def _url_rule_conflicts(registry: Registry) -> list[Problem]:
     return [
-        Problem(
-            "AF102",
-            "url-rule-conflict",
-            Level.WARNING,
-            f"URL rule {c.name!r} is registered by packages {c.winner!r} and "
-            f"{', '.join(map(repr, c.losers))}; {c.winner!r} serves it (first in PACKAGES).",
-            "Give one blueprint another URL prefix in BLUEPRINTS_URL_PREFIXES.",
-        )
+        CHECKS["AF102"].problem(rule=c.name, winner=c.winner, losers=_losers(c.losers))
         for c in registry.conflicts
         if c.kind == "url-rule"
     ]
@@ -112,57 +132,27 @@ def _url_rule_conflicts(registry: Registry) -> list[Problem]:
 
 def _shadowed_templates(app: Flask, registry: Registry) -> list[Problem]:
     return [
-        Problem(
-            "AF103",
-            "template-shadowed",
-            Level.INFO,
-            f"Template {name!r} comes from the {sources[0]}, shadowing the "
-            f"{', '.join(sources[1:])}.",
-            "Intended for overrides; otherwise rename one of the templates.",
-        )
+        CHECKS["AF103"].problem(template=name, winner=sources[0], losers=", ".join(sources[1:]))
         for name, sources in shadowed_templates(app, registry).items()
     ]
 
 
 def _unknown_settings(registry: Registry) -> list[Problem]:
-    declared = registry.declared_settings
     user_keys = registry.history.keys_from(Layer.APP, Layer.INSTANCE, Layer.KWARGS, Layer.ENV)
+    unknown = sorted(key for key in user_keys if not registry.is_declared(key))
+    if not unknown:
+        return []
+    declared = sorted(registry.declared_names())
     problems = []
-    for key in sorted(user_keys - declared):
+    for key in unknown:
         origin = registry.history.origin(key)
-        close = difflib.get_close_matches(key, sorted(declared), n=1, cutoff=0.8)
+        close = difflib.get_close_matches(key, declared, n=1, cutoff=0.8)
         if close:
-            problems.append(
-                Problem(
-                    "AF201",
-                    "setting-unknown",
-                    Level.WARNING,
-                    f"{key} (set by {origin}) is used by no package, extension or Flask; "
-                    f"did you mean {close[0]}?",
-                    f"Rename it to {close[0]}, or remove it.",
-                )
-            )
+            problems.append(CHECKS["AF201"].problem(key=key, origin=origin, close=close[0]))
         else:
-            problems.append(
-                Problem(
-                    "AF202",
-                    "setting-unused",
-                    Level.INFO,
-                    f"{key} (set by {origin}) has no default in any package, extension or Flask.",
-                    "Fine for the app's own settings; otherwise check its spelling.",
-                )
-            )
+            problems.append(CHECKS["AF202"].problem(key=key, origin=origin))
     return problems
 
 
 def _ignored_variables(registry: Registry) -> list[Problem]:
-    return [
-        Problem(
-            "AF203",
-            "variable-empty",
-            Level.INFO,
-            f"Environment variable {variable} is empty and was ignored.",
-            f"Unset {variable}, or give it a value.",
-        )
-        for variable in registry.ignored_variables
-    ]
+    return [CHECKS["AF203"].problem(variable=v) for v in registry.ignored_variables]

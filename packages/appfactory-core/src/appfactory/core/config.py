@@ -20,25 +20,12 @@ from types import ModuleType
 
 from flask import Flask
 
-from .environ import legacy_variable_names, parse_env_value, prefixed_variables
+from .environ import legacy_variable_names, parse_as, parse_env_value, prefixed_variables
 from .errors import ConfigError, describe_exception
+from .options import CORE_OPTIONS
 from .packages import ENTRY_POINT_GROUP, PackageRef, import_package_module, resolve_packages
 from .provenance import ConfigHistory, Layer, Origin
 from .registry import Conflict, PackageInfo
-
-#: Settings that appfactory itself reads.
-FACTORY_SETTINGS = frozenset(
-    {
-        "PACKAGES",
-        "PACKAGES_EXCLUDE",
-        "PACKAGES_ENTRY_POINT_GROUP",
-        "PACKAGES_ENTRY_POINTS_EXTRA",
-        "EXTENSIONS",
-        "JINJA2_EXTENSIONS",
-        "BLUEPRINTS_URL_PREFIXES",
-        "APP_CONFIG_ENVS",
-    }
-)
 
 Layered = dict[str, t.Any]
 
@@ -147,6 +134,8 @@ class LayerLoader:
         self.environ = environ
         self.history = ConfigHistory()
         self.conflicts: list[Conflict] = []
+        #: Variables read without a known type: ``{key: (variable, text)}``.
+        self.untyped_variables: dict[str, tuple[str, str]] = {}
         self.history.record_all(app.config, _FLASK_ORIGIN)
 
     def set(self, key: str, value: t.Any, origin: Origin) -> None:
@@ -185,9 +174,9 @@ class LayerLoader:
         ):
             raw = self.environ.get(f"{self.prefix}_{name}")
             if raw:
-                # Parsed as the environment layer will parse it, against the value
-                # below it, so that a bad value names the variable.
-                merged[name] = parse_env_value(f"{self.prefix}_{name}", raw, merged.get(name))
+                # Parsed as the environment layer will parse it, so that a bad
+                # value names the variable.
+                merged[name] = self._parse(f"{self.prefix}_{name}", name, raw, merged.get(name))
         refs: list[PackageRef] = resolve_packages(
             merged.get("PACKAGES"),
             merged.get("PACKAGES_EXCLUDE"),
@@ -232,11 +221,28 @@ class LayerLoader:
         for name in legacy_variable_names(legacy, legacy_source) if legacy else []:
             raw = self.environ.get(name)
             if raw:
-                value = parse_env_value(name, raw, config.get(name))
-                self.set(name, value, Origin(Layer.ENV, name))
+                self._set_from_variable(name, name, raw)
         for variable, key, raw in prefixed_variables(self.prefix, self.environ):
-            value = parse_env_value(variable, raw, config.get(key))
-            self.set(key, value, Origin(Layer.ENV, variable))
+            self._set_from_variable(variable, key, raw)
+
+    def _set_from_variable(self, variable: str, key: str, raw: str) -> None:
+        value = self._parse(variable, key, raw, self.app.config.get(key))
+        self.set(key, value, Origin(Layer.ENV, variable))
+        self.history.record_text(key, raw)
+
+    def _parse(self, variable: str, key: str, raw: str, current: t.Any) -> t.Any:
+        """The value of a variable: of the declared type of its setting, else of the
+        kind of the value below it; with neither, any literal (typed again later,
+        should an extension declare the setting)."""
+        option = CORE_OPTIONS.get(key)
+        if option is not None and option.kind is not None:
+            why = f"{key} is declared as a {option.kind.__name__} by appfactory.core"
+            return parse_as(variable, raw, option.kind, why)
+        if current is None:
+            self.untyped_variables[key] = (variable, raw)
+        else:
+            self.untyped_variables.pop(key, None)
+        return parse_env_value(variable, raw, current)
 
 
 _FLASK_ORIGIN = Origin(Layer.FLASK, "")

@@ -49,12 +49,11 @@ def env_prefix(app_name: str) -> str:
 
 
 def parse_env_value(variable: str, raw: str, current: t.Any) -> t.Any:
-    """Turn a variable's text into a setting's value.
+    """Turn a variable's text into a setting's value, of the kind ``current`` is.
 
     Python literals are parsed (never evaluated), anything else stays a string.
-    When the setting already holds a value, the result must be of its kind:
-    booleans accept ``true/false/yes/no/on/off/1/0`` in any case, numbers must
-    be numbers, containers containers, and strings stay the raw text.
+    When the setting already holds a value, the result must be of its kind
+    (see :func:`parse_as`).
 
     >>> parse_env_value("MYAPP_DEBUG", "Off", True)
     False
@@ -63,37 +62,55 @@ def parse_env_value(variable: str, raw: str, current: t.Any) -> t.Any:
     >>> parse_env_value("MYAPP_NAME", "__import__('os')", None)
     "__import__('os')"
     """
-    if isinstance(current, bool):
+    if current is None:
+        return parse_as(variable, raw, None)
+    return parse_as(
+        variable, raw, type(current), f"the setting holds {masked_repr(variable, current)}"
+    )
+
+
+def parse_as(variable: str, raw: str, kind: type | None, why: str = "") -> t.Any:
+    """Turn a variable's text into a value of the type ``kind`` (``None``: any literal).
+
+    Booleans accept ``true/false/yes/no/on/off/1/0`` in any case, numbers must
+    be numbers, containers containers, and strings stay the raw text; a text
+    that is not of the kind is a :class:`~appfactory.core.ConfigError` naming
+    the variable and the expected type (``why`` says where the type comes from).
+
+    >>> parse_as("MYAPP_RECORD_QUERIES", "false", bool)
+    False
+    >>> parse_as("MYAPP_POOL_SIZE", "5", int)
+    5
+    """
+    if kind is not None and issubclass(kind, bool):
         word = raw.strip().lower()
         if word not in _BOOLEANS:
-            raise _wrong_kind(variable, raw, current, "true/false, yes/no, on/off or 1/0")
+            raise _wrong_kind(variable, raw, kind, why, "true/false, yes/no, on/off or 1/0")
         return _BOOLEANS[word]
-    if isinstance(current, str):
+    if kind is not None and issubclass(kind, str):
         return raw
     try:
         value = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         value = raw
-    if current is None:
+    if kind is None:
         return value
-    if isinstance(current, (int, float)):
+    if issubclass(kind, (int, float)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _wrong_kind(variable, raw, current, "a number such as 42 or 0.5")
+            raise _wrong_kind(variable, raw, kind, why, "a number such as 42 or 0.5")
         return value
-    for kinds in ((list, tuple, set, frozenset), (dict,)):
-        if isinstance(current, kinds):
+    for kinds, example in (((list, tuple, set, frozenset), "['a', 'b']"), ((dict,), "{'a': 1}")):
+        if issubclass(kind, kinds):
             if not isinstance(value, kinds):
-                raise _wrong_kind(variable, raw, current, "a Python literal such as ['a', 'b']")
+                raise _wrong_kind(variable, raw, kind, why, f"a Python literal such as {example}")
             return value
     return value
 
 
-def _wrong_kind(variable: str, raw: str, current: t.Any, expected: str) -> ConfigError:
-    kind = type(current).__name__
+def _wrong_kind(variable: str, raw: str, kind: type, why: str, expected: str) -> ConfigError:
     return ConfigError(
         f"Environment variable {variable}={masked_repr(variable, raw)} is not a valid "
-        f"{kind}: the setting holds {masked_repr(variable, current)}. Set it to {expected}, "
-        f"or unset {variable}."
+        f"{kind.__name__}{': ' + why if why else ''}. Set it to {expected}, or unset {variable}."
     )
 
 

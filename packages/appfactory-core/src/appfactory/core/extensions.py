@@ -46,6 +46,7 @@ def load_extensions(app: Flask, registry: Registry) -> None:
         setup = _setup_callable(entry)
         before = dict(app.config)
         commands_before = set(app.cli.commands)
+        registry.current_extension = entry
         try:
             setup(app)
         except Exception as exc:
@@ -53,6 +54,8 @@ def load_extensions(app: Flask, registry: Registry) -> None:
                 f"Extension {entry!r} in EXTENSIONS failed while setting up the app: "
                 f"{describe_exception(exc).rstrip('.')}. Fix the extension or its settings."
             ) from exc
+        finally:
+            registry.current_extension = None
         for key, value in app.config.items():
             if before.get(key, _MISSING) is not value:
                 recorded = registry.history.history(key)

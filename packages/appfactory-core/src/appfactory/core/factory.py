@@ -1,4 +1,4 @@
-"""The application factory: ``base_app``, ``appfactory`` and ``load_application``."""
+"""The application factory: ``appfactory`` and ``load_application``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from flask import Flask
 
 from .blueprints import register_blueprints
 from .commands import package_commands
-from .config import FACTORY_SETTINGS, LayerLoader, instance_file_path
+from .config import LayerLoader, instance_file_path
 from .environ import empty_variables, env_prefix, misspelt_variables
 from .errors import AppFactoryWarning, ConfigError, describe_exception
+from .extending import install_typed_config
 from .extensions import load_extensions
+from .options import CORE_OPTIONS
 from .provenance import Layer
 from .registry import EXTENSION_KEY, Registry, get_registry
 from .secret_key import ensure_secret_key, guard_requests
@@ -50,13 +52,12 @@ def create_private_folder(path: str, variable: str) -> None:
         ) from exc
 
 
-def base_app(
+def make_flask_app(
     app_name: str,
     instance_path: str | None = None,
     static_folder: str | None = None,
     static_url_path: str = "/static",
     template_folder: str | None = "templates",
-    instance_relative_config: bool = True,
     flask_cls: type[Flask] = Flask,
     **flask_kwargs: t.Any,
 ) -> Flask:
@@ -66,11 +67,6 @@ def base_app(
     else ``<sys.prefix>/var/<app_name>-instance``, created (mode 0o700) when
     missing. Static files are served from ``static_folder``, else
     ``<PREFIX>_STATIC_FOLDER``, else ``<instance>/static``.
-
-    >>> import tempfile
-    >>> app = base_app("dummyapp", instance_path=tempfile.mkdtemp())
-    >>> app.name
-    'dummyapp'
     """
     prefix = env_prefix(app_name)
     folder = instance_folder(app_name, instance_path)
@@ -78,21 +74,40 @@ def base_app(
     static = (
         static_folder or os.environ.get(f"{prefix}_STATIC_FOLDER") or os.path.join(folder, "static")
     )
+    flask_kwargs.setdefault("instance_relative_config", True)
     return flask_cls(
         app_name,
         instance_path=folder,
         static_folder=static,
         static_url_path=static_url_path,
         template_folder=template_folder,
-        instance_relative_config=instance_relative_config,
         **flask_kwargs,
     )
+
+
+def base_app(app_name: str, *args: t.Any, **kwargs: t.Any) -> Flask:
+    """Deprecated: :func:`appfactory` takes ``instance_path``, ``flask_cls`` and the rest."""
+    warnings.warn(
+        "appfactory.core.base_app() is deprecated and will be removed in appfactory-core "
+        "0.3; call appfactory(app_name, module_name, instance_path=..., flask_cls=...), "
+        "which takes the same keyword arguments and also loads the configuration.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return make_flask_app(app_name, *args, **kwargs)
 
 
 def appfactory(
     app_name: str,
     module_name: t.Any = None,
     load: bool = True,
+    *,
+    instance_path: str | None = None,
+    static_folder: str | None = None,
+    static_url_path: str = "/static",
+    template_folder: str | None = "templates",
+    flask_cls: type[Flask] = Flask,
+    flask_kwargs: t.Mapping[str, t.Any] | None = None,
     **kwargs_config: t.Any,
 ) -> Flask:
     """Create a Flask app from its configuration and its packages.
@@ -103,13 +118,30 @@ def appfactory(
         holding UPPERCASE settings, or ``None``).
     :param load: ``False`` loads only the configuration (the CLI's fast path);
         finish with :func:`load_application`.
+    :param instance_path: the instance folder; else ``<PREFIX>_INSTANCE_PATH``,
+        else ``<sys.prefix>/var/<app_name>-instance`` (created, mode 0o700).
+    :param static_folder: where static files are served from; else
+        ``<PREFIX>_STATIC_FOLDER``, else ``<instance>/static``.
+    :param static_url_path: the URL of the static files.
+    :param template_folder: the app's own templates, relative to its root.
+    :param flask_cls: the class of the app (a subclass of :class:`flask.Flask`).
+    :param flask_kwargs: more keyword arguments of ``flask_cls`` (such as
+        ``{"subdomain_matching": True}``).
     :param kwargs_config: settings that beat the module and the instance file.
 
     >>> app = appfactory("dummyapp", None, TESTING=True)
     >>> app.config["TESTING"]
     True
     """
-    app = base_app(app_name)
+    app = make_flask_app(
+        app_name,
+        instance_path=instance_path,
+        static_folder=static_folder,
+        static_url_path=static_url_path,
+        template_folder=template_folder,
+        flask_cls=flask_cls,
+        **(flask_kwargs or {}),
+    )
     configure_app(app, module_name, kwargs_config)
     if load:
         load_application(app)
@@ -130,11 +162,13 @@ def configure_app(app: Flask, module_name: t.Any, kwargs_config: t.Mapping[str, 
         module_name=module_name if isinstance(module_name, str) else None,
         packages=packages,
         conflicts=loader.conflicts,
-        declared_settings=set(FACTORY_SETTINGS)
-        | loader.history.keys_from(Layer.FLASK, Layer.PACKAGE),
+        declared_settings=loader.history.keys_from(Layer.FLASK, Layer.PACKAGE),
+        option_tables=[("appfactory.core", CORE_OPTIONS)],
+        untyped_variables=loader.untyped_variables,
         ignored_variables=empty_variables(prefix, os.environ),
     )
     app.extensions[EXTENSION_KEY] = registry
+    install_typed_config(app, registry)
     ensure_secret_key(app, registry)
     app_created.send(app)
     return registry
@@ -142,8 +176,11 @@ def configure_app(app: Flask, module_name: t.Any, kwargs_config: t.Mapping[str, 
 
 def warn_misspelt_variables(registry: Registry) -> None:
     """Warn about each ``<PREFIX>_`` variable whose name looks like a typo of a setting."""
+    history = registry.history
+    if all(registry.is_declared(key) for key in history.keys_from(Layer.ENV)):
+        return
     for variable, key, close in misspelt_variables(
-        registry.prefix, registry.history, registry.declared_settings
+        registry.prefix, history, registry.declared_names()
     ):
         warnings.warn(
             f"Environment variable {variable} sets {key}, which no package, extension, "

@@ -10,9 +10,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from .checks import Level, check_app
+from .checks import check_app
 from .errors import ConfigError
 from .masking import masked_repr
+from .problems import Level
+from .provenance import Layer
 from .registry import Registry, get_registry
 from .templates import package_templates
 
@@ -52,9 +54,19 @@ def config_show(key: str | None, history: bool) -> None:
     settings = registry.history.history(key)
     if history:
         click.echo("  history (lowest first):")
+        text = registry.history.text(key)
+        # The text kept is that of the last variable that set the key.
+        from_text = max(
+            (i for i, s in enumerate(settings, 1) if s.origin.layer is Layer.ENV), default=0
+        )
         for index, setting in enumerate(settings, 1):
+            shown = masked_repr(key, setting.value)
+            if index == from_text and text is not None:
+                raw = masked_repr(key, text)
+                if raw != shown:
+                    shown += f" (read from the text {raw})"
             mark = "  <- effective" if index == len(settings) else ""
-            click.echo(f"    {index}. {setting.origin}: {masked_repr(key, setting.value)}{mark}")
+            click.echo(f"    {index}. {setting.origin}: {shown}{mark}")
     elif len(settings) > 1:
         shadowed = ", ".join(str(s.origin) for s in settings[:-1])
         click.echo(f"  shadows: {shadowed}")

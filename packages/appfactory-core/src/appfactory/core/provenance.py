@@ -77,6 +77,8 @@ class ConfigHistory:
         # and layer, few are ever read back, and each object kept adds to the
         # garbage collector's work for as long as the app lives.
         self._settings: dict[str, list[t.Any]] = {}
+        # The text of environment variables, {key: text}, made on first use.
+        self._texts: dict[str, str] | None = None
 
     def record(self, key: str, value: t.Any, origin: Origin) -> None:
         """Note that ``origin`` set ``key`` to ``value``."""
@@ -95,6 +97,24 @@ class ConfigHistory:
                 recorded[key] = [origin, value]
             else:
                 settings += (origin, value)
+
+    def record_text(self, key: str, text: str) -> None:
+        """Note the text of the environment variable that gave ``key`` its value."""
+        if self._texts is None:
+            self._texts = {}
+        self._texts[key] = text
+
+    def text(self, key: str) -> str | None:
+        """The text of the environment variable behind ``key``'s value, if one gave it."""
+        return None if self._texts is None else self._texts.get(key)
+
+    def record_default(self, key: str, value: t.Any, origin: Origin) -> None:
+        """Note a default that ``origin`` gave ``key`` below every value it has."""
+        settings = self._settings.get(key)
+        if settings is None:
+            self._settings[key] = [origin, value]
+        else:
+            settings[0:0] = (origin, value)
 
     def amend(self, key: str, value: t.Any) -> None:
         """Replace the effective value of ``key``, keeping its origin.

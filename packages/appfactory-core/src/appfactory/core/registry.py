@@ -9,12 +9,12 @@ from types import ModuleType
 from flask import Blueprint, Flask
 
 from .errors import AppFactoryError
+from .options import Option, OptionTable
+from .problems import Problem
 from .provenance import ConfigHistory
 
 if t.TYPE_CHECKING:
     import click
-
-    from .checks import Problem
 
 EXTENSION_KEY = "appfactory"
 
@@ -59,8 +59,17 @@ class Registry:
     extensions: list[str] = field(default_factory=list)
     extension_commands: dict[str, list[str]] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)
-    #: Settings that some layer below the app declares (used by ``check``).
+    #: Settings declared by name only: Flask's and the packages' defaults, what
+    #: extensions set or gave a default with ``app.config.setdefault``.
     declared_settings: set[str] = field(default_factory=set)
+    #: Tables of declared settings (appfactory's own, then the extensions'), with
+    #: the name of whoever declared each.
+    option_tables: list[tuple[str, OptionTable]] = field(default_factory=list)
+    #: Environment values read without a known type: ``{key: (variable, text)}``,
+    #: read again as their setting's type once a default declares it.
+    untyped_variables: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: The entry of ``EXTENSIONS`` being set up, while one is.
+    current_extension: str | None = None
     ignored_variables: list[str] = field(default_factory=list)
     commands: dict[str, tuple[str, click.Command]] | None = None
     #: Functions that extensions add to ``check``; each returns a list of problems.
@@ -74,6 +83,25 @@ class Registry:
         """Let extensions finish discovering before the registry is inspected."""
         for hook in self.before_inspect:
             hook(app)
+
+    def option(self, key: str) -> Option | None:
+        """The declared setting ``key``, if a table declares it."""
+        for _, table in self.option_tables:
+            found = table.get(key)
+            if found is not None:
+                return found
+        return None
+
+    def is_declared(self, key: str) -> bool:
+        """Whether anything below the app's own layers knows the setting ``key``."""
+        return key in self.declared_settings or self.option(key) is not None
+
+    def declared_names(self) -> set[str]:
+        """Every declared setting's name (for suggestions: built on each call)."""
+        names = set(self.declared_settings)
+        for _, table in self.option_tables:
+            names.update(table)
+        return names
 
     def package(self, name: str) -> PackageInfo:
         """The package called ``name``."""
@@ -94,7 +122,7 @@ def get_registry(app: Flask) -> Registry:
     if not isinstance(registry, Registry):
         raise AppFactoryError(
             f"The Flask app {app.name!r} was not made by appfactory(); create it with "
-            "appfactory.core.appfactory() or load its configuration with base_app() "
-            "and appfactory()."
+            "appfactory.core.appfactory(), which takes the instance_path and flask_cls "
+            "that Flask(...) would."
         )
     return registry

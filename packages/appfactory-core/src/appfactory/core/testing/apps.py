@@ -70,7 +70,7 @@ def discover_app_name(create_app: CreateApp) -> str:
         raise _AppName(app_name)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(factory_module, "base_app", stop)
+        patch.setattr(factory_module, "make_flask_app", stop)
         try:
             made = create_app(load=False)
         except _AppName as found:
