@@ -20,6 +20,7 @@ at the end. Errors of Celery are in appfactory-celery's
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import textwrap
 import typing as t
@@ -101,6 +102,28 @@ class Case:
     cli: tuple[str, ...] = ("check",)
     #: ``"factory"``: ``appfactory()`` raises; ``"run"``: only serving refuses.
     raised_by: str = "factory"
+    #: Makes the instance file in ``{instance}`` (for files that text cannot make).
+    instance_maker: t.Callable[[Path], None] | None = None
+    #: The instance folder is one where no file can be written.
+    read_only_instance: bool = False
+    #: Keyword arguments of ``appfactory()`` itself (not settings).
+    kwargs: dict[str, t.Any] = field(default_factory=dict)
+
+
+def fifo(folder: Path) -> None:
+    os.mkfifo(folder / "testapp.cfg")
+
+
+def dangling_link(folder: Path) -> None:
+    (folder / "testapp.cfg").symlink_to(folder / "moved-away.cfg")
+
+
+def latin1_file(folder: Path) -> None:
+    (folder / "testapp.cfg").write_bytes("GREETING = 'Grüß'\n".encode("latin-1"))
+
+
+def nul_file(folder: Path) -> None:
+    (folder / "testapp.cfg").write_bytes(b"DEBUG = False\nGREETING = 'a\x00b'\n")
 
 
 CASES = [
@@ -398,13 +421,169 @@ CASES = [
     ),
     # Serving without a secret key
     Case(
-        "secret-key-missing-outside-debug-and-testing",
+        "secret-key-missing-and-no-key-file",
         SecretKeyError,
-        ("SECRET_KEY is not set for 'testapp'", "instance file {instance}/testapp.cfg"),
+        (
+            "SECRET_KEY is not set for 'testapp'",
+            "No key could be kept in {instance}/secret-key",
+            "instance file {instance}/testapp.cfg",
+        ),
         "environment variable TESTAPP_SECRET_KEY",
         config={"PACKAGES": ["pkg_alpha"]},
         cli=("run",),
         raised_by="run",
+        read_only_instance=True,
+    ),
+    # Round 2: secrets in errors, files that are not text, names that are not settings
+    Case(
+        "instance-file-unquoted-secret",
+        ConfigError,
+        ("Instance file {instance}/testapp.cfg, line 2", "NameError: name '********'"),
+        "A text needs quotes: NAME = '...'.",
+        instance="DEBUG = False\nSECRET_KEY = s3cr3t\n",
+        cause=NameError,
+        cause_in_message=True,
+        absent=("s3cr3t",),
+    ),
+    Case(
+        "instance-file-secret-in-a-failing-call",
+        ConfigError,
+        ("Instance file {instance}/testapp.cfg, line 1", "ValueError: invalid literal"),
+        "Fix that line.",
+        instance="MAIL_PASSWORD = int('hunter2hunter2')\n",
+        cause=ValueError,
+        cause_in_message=True,
+        absent=("hunter2",),
+    ),
+    Case(
+        "instance-file-is-a-fifo",
+        ConfigError,
+        ("Instance file {instance}/testapp.cfg is a FIFO (named pipe), not a file",),
+        "Replace it by a file of Python assignments such as SECRET_KEY = '...', or remove it.",
+        instance_maker=fifo,
+    ),
+    Case(
+        "instance-file-is-a-dangling-link",
+        ConfigError,
+        (
+            "Instance file {instance}/testapp.cfg is a symbolic link to "
+            "{instance}/moved-away.cfg, which does not exist",
+        ),
+        "Point the link at the instance file, or remove the link.",
+        instance_maker=dangling_link,
+    ),
+    Case(
+        "instance-file-in-latin-1",
+        ConfigError,
+        ("Instance file {instance}/testapp.cfg, line 1: the byte 0xfc is not UTF-8 text",),
+        "Save the file as UTF-8.",
+        instance_maker=latin1_file,
+    ),
+    Case(
+        "instance-file-with-a-nul-byte",
+        ConfigError,
+        ("Instance file {instance}/testapp.cfg, line 2: a NUL byte",),
+        "save it as UTF-8",
+        instance_maker=nul_file,
+    ),
+    Case(
+        "instance-file-lower-case-setting",
+        ConfigError,
+        ("Instance file {instance}/testapp.cfg, line 1: secret_key is not upper-case",),
+        "Rename it to SECRET_KEY.",
+        instance="secret_key = 'k'\nhelper = 1\n",
+    ),
+    Case(
+        "instance-path-relative",
+        ConfigError,
+        (
+            "The environment variable TESTAPP_INSTANCE_PATH is the relative path "
+            "'relative-instance'",
+        ),
+        "Give an absolute path, such as",
+        env={"TESTAPP_INSTANCE_PATH": "relative-instance"},
+    ),
+    Case(
+        "env-lower-case-setting",
+        ConfigError,
+        ("Environment variable TESTAPP_pkg_alpha_greeting names the setting pkg_alpha_greeting",),
+        "Rename it to TESTAPP_PKG_ALPHA_GREETING.",
+        env={"TESTAPP_pkg_alpha_greeting": "Hi"},
+    ),
+    Case(
+        "env-bytes-not-utf-8",
+        ConfigError,
+        ("Environment variable TESTAPP_GREETING holds bytes that are not UTF-8 text",),
+        "Set it again as UTF-8 text",
+        env={"TESTAPP_GREETING": "Gr\udcfc\udcdf"},
+    ),
+    Case(
+        "kwarg-lower-case-setting",
+        ConfigError,
+        ("appfactory() got the keyword argument secret_key=********",),
+        "Settings are UPPERCASE: write SECRET_KEY=...",
+        kwargs={"secret_key": "planted-kwarg-secret"},
+        absent=("planted-kwarg-secret",),
+    ),
+    Case(
+        "packages-relative-name",
+        ConfigError,
+        ("PACKAGES holds '.pkg_alpha', which is not an import name",),
+        "for example PACKAGES = ['mymodule'].",
+        env={"TESTAPP_PACKAGES": "['.pkg_alpha']"},
+    ),
+    Case(
+        "package-module-calls-sys-exit",
+        PackageModuleError,
+        ("Module 'pkg_bad.views' of package 'pkg_bad'", "it called sys.exit(3)"),
+        "Fix the error in pkg_bad.views, or remove 'pkg_bad' from PACKAGES.",
+        packages={"pkg_bad": {"views.py": "import sys\nsys.exit(3)\n"}},
+        config={"PACKAGES": ["pkg_bad"]},
+        cause=SystemExit,
+    ),
+    Case(
+        "two-blueprints-of-one-name-in-a-package",
+        ConflictError,
+        ("pkg_bad.views has two blueprints named 'twin'",),
+        "Give each its own name",
+        packages={
+            "pkg_bad": {
+                "views.py": "from flask import Blueprint\n"
+                "blueprints = [Blueprint('twin', __name__), Blueprint('twin', __name__)]\n"
+            }
+        },
+        config={"PACKAGES": ["pkg_bad"]},
+    ),
+    Case(
+        "url-prefix-without-a-slash",
+        ConfigError,
+        ("BLUEPRINTS_URL_PREFIXES gives the blueprint 'pkg_alpha' the prefix 'alpha'",),
+        "a URL prefix is a string that starts with '/'",
+        config={"PACKAGES": ["pkg_alpha"], "BLUEPRINTS_URL_PREFIXES": {"pkg_alpha": "alpha"}},
+    ),
+    Case(
+        "url-prefix-not-a-string",
+        ConfigError,
+        ("BLUEPRINTS_URL_PREFIXES gives the blueprint 'pkg_alpha' the prefix 3",),
+        "a URL prefix is a string that starts with '/'",
+        config={"PACKAGES": ["pkg_alpha"], "BLUEPRINTS_URL_PREFIXES": {"pkg_alpha": 3}},
+    ),
+    Case(
+        "package-ships-a-secret-key",
+        PackageContentError,
+        ("pkg_bad.config sets SECRET_KEY, a secret that every install of 'pkg_bad'",),
+        "Remove it from pkg_bad.config",
+        packages={"pkg_bad": {"config.py": "SECRET_KEY = 'shipped-to-all'\n"}},
+        config={"PACKAGES": ["pkg_bad"]},
+        absent=("shipped-to-all",),
+    ),
+    Case(
+        "secret-key-not-text",
+        ConfigError,
+        ("SECRET_KEY (set by instance file ({instance}/testapp.cfg)) is a int, not a text",),
+        "Set it to a string",
+        instance="SECRET_KEY = 1234567890\n",
+        absent=("1234567890",),
     ),
 ]
 
@@ -427,6 +606,9 @@ class Attempt:
         if case.instance is not None:
             instance.mkdir(parents=True, exist_ok=True)
             (instance / "testapp.cfg").write_text(case.instance)
+        if case.instance_maker is not None:
+            instance.mkdir(parents=True, exist_ok=True)
+            case.instance_maker(instance)
         self.before = listing(instance)
         self.created: list[Flask] = []
         self.loaded: list[Flask] = []
@@ -444,7 +626,7 @@ class Attempt:
         app_loaded.disconnect(self._loaded)
 
     def create_app(self, load: bool = True, **config: t.Any) -> Flask:
-        return appfactory("testapp", self.case.module_name, load=load, **config)
+        return appfactory("testapp", self.case.module_name, load=load, **self.case.kwargs, **config)
 
     def make(self) -> Flask:
         return self.create_app(**self.case.config)
@@ -465,7 +647,11 @@ def attempt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> t.Iterator[Attempt]:
     """The case of this test, set up (its packages written, its variables set)."""
-    made = Attempt(request.param, instance_path, make_package, monkeypatch)
+    case: Case = request.param
+    if case.read_only_instance:
+        instance_path = request.getfixturevalue("read_only_folder")
+        monkeypatch.setenv("TESTAPP_INSTANCE_PATH", str(instance_path))
+    made = Attempt(case, instance_path, make_package, monkeypatch)
     yield made
     made.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import typing as t
 
@@ -12,7 +14,6 @@ from click.testing import CliRunner, Result
 from flask import Flask
 
 from appfactory.core import (
-    AppFactoryWarning,
     ConflictError,
     PackageContentError,
     PackageModuleError,
@@ -25,6 +26,7 @@ from appfactory.core import (
 )
 
 BUILTIN = ["check", "config", "packages", "routes", "run", "shell"]
+STRONG_KEY = "0123456789abcdef" * 4
 PACKAGE_COMMANDS = ["alpha-app", "alpha-hello", "beta-hello"]
 
 
@@ -299,12 +301,23 @@ PLANTED = {
     "REDIS_URL": "redis://worker:planted-redis-password@127.0.0.1:6379/0",
     "CACHE_URLS": ["redis://:planted-cache-password@127.0.0.1:6379/1"],
     "BROKER_OPTIONS": {"password": "planted-broker-password", "host": "127.0.0.1"},
+    # Passwords that a URL parser does not find: raw characters, the query string.
+    "RAW_BROKER_URL": "redis://:planted/raw#pass?word+x@127.0.0.1:6379/0",
+    "QUERY_URL": "redis://127.0.0.1/0?password=planted-query-password",
+    "SSL_DATABASE_URL": "postgresql://db/app?sslmode=require&sslkey=planted-ssl-key",
+    "DB_PASS": "planted-db-pass",
+    "SMTP_PASSPHRASE": "planted-passphrase",
+    "GCP_CREDENTIALS": {"type": "service", "key": "planted-gcp"},
+    "SSH_PRIVATE_KEY": "planted-private-key",
 }
 
 
 @pytest.fixture
 def secrets_everywhere(write_instance_file, monkeypatch) -> None:
-    write_instance_file("testapp", "\n".join(f"{k} = {v!r}" for k, v in PLANTED.items()))
+    lines = [f"{k} = {v!r}" for k, v in PLANTED.items()]
+    # A setting that holds itself, next to a secret.
+    lines += ["LOOP = {'password': 'planted-loop-password'}", "LOOP['self'] = LOOP"]
+    write_instance_file("testapp", "\n".join(lines))
     monkeypatch.setenv("TESTAPP_SECRET_KEY", "planted-env-secret-key")
     monkeypatch.setenv("TESTAPP_MAIL_PASSWORD", "planted-mail-password")
 
@@ -319,6 +332,8 @@ def secrets_everywhere(write_instance_file, monkeypatch) -> None:
         ["config", "show", "REDIS_URL", "--history"],
         ["config", "show", "CACHE_URLS"],
         ["config", "show", "BROKER_OPTIONS"],
+        *(["config", "show", key, "--history"] for key in list(PLANTED)[7:]),
+        ["config", "show", "LOOP", "--history"],
         ["check", "--fail-level", "info"],
         ["packages"],
     ],
@@ -330,6 +345,86 @@ def test_secrets_are_masked(make_cli, secrets_everywhere, command):
     assert harness.app.config["SECRET_KEY"] == "planted-env-secret-key"
     if command[0] == "config":
         assert "********" in result.output
+
+
+@pytest.mark.parametrize("traceback", [False, True])
+def test_error_about_a_secret_line_shows_no_secret(make_cli, write_instance_file, traceback):
+    write_instance_file("testapp", "DEBUG = False\nSECRET_KEY = planted_unquoted_key\n")
+    args = ["--traceback", "config", "show"] if traceback else ["config", "show"]
+
+    result = make_cli().invoke(*args)
+
+    assert result.exit_code == 1
+    text = result.output
+    if traceback:
+        import traceback as tb
+
+        assert result.exception is not None
+        text += "".join(tb.format_exception(result.exception))
+    assert "Instance file" in text
+    assert "planted" not in text
+
+
+def test_config_show_history_needs_a_key(make_cli):
+    result = make_cli().invoke("config", "show", "--history")
+    assert result.exit_code == 2
+    assert "Error: --history needs a KEY: the history of one setting" in result.output
+
+
+def test_config_show_lower_case_key_suggests_the_setting(make_cli):
+    result = make_cli().invoke("config", "show", "secret_key")
+    assert result.exit_code == 1
+    assert error_lines(result) == [
+        "Error: No setting 'secret_key' in app 'testapp'. Did you mean SECRET_KEY?"
+    ]
+
+
+def test_shell_banner_lines_of_extensions(make_cli, make_package, monkeypatch):
+    make_package(
+        "pkg_ext_banner",
+        {
+            "__init__.py": """
+                from appfactory.core import add_shell_banner
+
+                def setup_app(app):
+                    add_shell_banner(app, lambda app: f"Widgets of {app.name}: 3")
+            """
+        },
+    )
+    monkeypatch.setattr(flask.cli.shell_command, "callback", lambda **kw: None)
+    result = make_cli(EXTENSIONS=["pkg_ext_banner"]).invoke("shell")
+    assert result.exit_code == 0, result.output
+    assert "Widgets of testapp: 3" in result.output
+
+
+def test_shell_with_its_input_closed_is_one_line(tmp_path):
+    script = (
+        "from appfactory.core import appfactory, clifactory\n"
+        "cli = clifactory(lambda load=True, **kw: appfactory('testapp', None, load=load, **kw))\n"
+        "cli(['shell'], prog_name='testapp')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TESTAPP_INSTANCE_PATH": str(tmp_path / "instance")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: os.close(0),
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "Error: 'testapp shell' needs a standard input, and this one is closed: run it in a "
+        "terminal, or give it commands on its input (testapp shell < script.py)."
+    ]
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_run_refuses_a_port_that_is_no_port(make_cli, fake_run, port):
+    result = make_cli(SECRET_KEY=STRONG_KEY).invoke("run", "--port", port)
+    assert result.exit_code == 2
+    assert fake_run == []
+    assert "Invalid value for '--port' / '-p'" in result.output
 
 
 def test_masked_values_keep_what_is_not_secret(make_cli, secrets_everywhere):
@@ -387,30 +482,30 @@ def test_packages_without_packages(make_cli):
 
 
 def test_check_clean_app(make_cli):
-    harness = make_cli(PACKAGES=["pkg_alpha"], SECRET_KEY="test")
+    harness = make_cli(PACKAGES=["pkg_alpha"], SECRET_KEY=STRONG_KEY)
     result = harness.invoke("check", "--fail-level", "info")
     assert result.exit_code == 0, result.output
     assert result.output == "No problems found.\n"
 
 
 def test_check_warning_fails_only_at_warning_level(make_cli):
-    harness = make_cli()  # no SECRET_KEY
+    harness = make_cli()  # no SECRET_KEY: the instance's key file
     result = harness.invoke("check")
     assert result.exit_code == 0, result.output
-    assert "warning AF001 secret-key-missing: SECRET_KEY is not set for 'testapp'" in result.output
+    assert "warning AF002 secret-key-generated: SECRET_KEY comes from " in result.output
     assert "TESTAPP_SECRET_KEY" in result.output
     assert "info AF103 template-shadowed" in result.output
     assert result.output.splitlines()[-1] == "2 problem(s): 0 error, 1 warning, 1 info."
 
     result = make_cli().invoke("check", "--fail-level", "warning")
     assert result.exit_code == 1
-    assert "AF001" in result.output
+    assert "AF002" in result.output
 
 
 def test_check_info_fails_at_info_level(make_cli):
-    harness = make_cli(SECRET_KEY="test")
+    harness = make_cli(SECRET_KEY=STRONG_KEY)
     assert harness.invoke("check", "--fail-level", "warning").exit_code == 0
-    result = make_cli(SECRET_KEY="test").invoke("check", "--fail-level", "info")
+    result = make_cli(SECRET_KEY=STRONG_KEY).invoke("check", "--fail-level", "info")
     assert result.exit_code == 1
     assert "AF103" in result.output
 
@@ -420,16 +515,17 @@ def test_check_fails_on_an_error(make_cli, make_package):
         "pkg_ext_check",
         {
             "__init__.py": """
-                from appfactory.core import Level, Problem, get_registry
+                from appfactory.core import Level, Problem, add_check
 
                 def setup_app(app):
-                    get_registry(app).checks.append(
-                        lambda app: [Problem("X001", "always", Level.ERROR, "Broken.", "Fix it.")]
+                    add_check(
+                        app,
+                        lambda app: [Problem("X001", "always", Level.ERROR, "Broken.", "Fix it.")],
                     )
             """
         },
     )
-    result = make_cli(SECRET_KEY="test", EXTENSIONS=["pkg_ext_check"]).invoke("check")
+    result = make_cli(SECRET_KEY=STRONG_KEY, EXTENSIONS=["pkg_ext_check"]).invoke("check")
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == "error X001 always: Broken. Hint: Fix it."
     assert result.output.splitlines()[-1].startswith("2 problem(s): 1 error, 0 warning, 1 info.")
@@ -438,7 +534,7 @@ def test_check_fails_on_an_error(make_cli, make_package):
 def test_check_reports_conflicts_by_id(make_cli, make_package):
     make_package("pkg_one", {"config.py": "PKG_SHARED = 1\n"})
     make_package("pkg_two", {"config.py": "PKG_SHARED = 2\n"})
-    result = make_cli(PACKAGES=["pkg_one", "pkg_two"], SECRET_KEY="test").invoke(
+    result = make_cli(PACKAGES=["pkg_one", "pkg_two"], SECRET_KEY=STRONG_KEY).invoke(
         "check", "--fail-level", "warning"
     )
     assert result.exit_code == 1
@@ -462,19 +558,21 @@ def fake_run(monkeypatch) -> list[dict[str, t.Any]]:
     return calls
 
 
-def test_run_refuses_without_secret_key(make_cli, fake_run, instance_path):
+def test_run_refuses_without_secret_key(make_cli, fake_run, read_only_folder, monkeypatch):
+    monkeypatch.setenv("TESTAPP_INSTANCE_PATH", str(read_only_folder))
     harness = make_cli()
     result = harness.invoke("run")
     assert result.exit_code == 1
     assert fake_run == []
     [line] = error_lines(result)
     assert line.startswith("Error: SECRET_KEY is not set for 'testapp', and the app refuses")
-    assert f"instance file {instance_path / 'testapp.cfg'}" in line
+    assert f"instance file {read_only_folder / 'testapp.cfg'}" in line
     assert "environment variable TESTAPP_SECRET_KEY" in line
     assert "Traceback" not in result.output
 
 
-def test_run_refusal_with_traceback(make_cli, fake_run):
+def test_run_refusal_with_traceback(make_cli, fake_run, read_only_folder, monkeypatch):
+    monkeypatch.setenv("TESTAPP_INSTANCE_PATH", str(read_only_folder))
     with pytest.raises(SecretKeyError, match="TESTAPP_SECRET_KEY"):
         make_cli().invoke("--traceback", "run", catch_exceptions=False)
     assert fake_run == []
@@ -492,11 +590,12 @@ def test_run_with_secret_key_reaches_flask(make_cli, fake_run, monkeypatch):
     assert harness.loaded
 
 
-def test_debug_run_gets_a_generated_key(make_cli, fake_run):
-    with pytest.warns(AppFactoryWarning, match="a random key was generated"):
-        result = make_cli(DEBUG=True).invoke("run", "--no-reload")
+def test_debug_run_uses_the_instance_key(make_cli, fake_run, instance_path):
+    harness = make_cli(DEBUG=True)
+    result = harness.invoke("run", "--no-reload")
     assert result.exit_code == 0, result.output
     assert len(fake_run) == 1
+    assert (instance_path / "secret-key").is_file()
 
 
 # Errors from our code: one line, exit 1, --traceback for the stack

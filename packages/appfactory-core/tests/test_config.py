@@ -356,7 +356,10 @@ def test_instance_file_that_is_a_folder(
 
     with pytest.raises(
         ConfigError,
-        match=re.escape(f"Instance file {instance_path / 'testapp.cfg'} cannot be read: "),
+        match=re.escape(
+            f"Instance file {instance_path / 'testapp.cfg'} is a folder, not a file. Replace "
+            "it by a file of Python assignments such as SECRET_KEY = '...', or remove it."
+        ),
     ):
         make_app()
 

@@ -54,16 +54,37 @@ def test_instance_folder_from_variable(instance_path: Path) -> None:
     assert mode_of(instance_path) == 0o700
 
 
-def test_relative_instance_folder_is_made_absolute(
+def test_relative_instance_folder_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TESTAPP_INSTANCE_PATH", "relative-instance")
 
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "The environment variable TESTAPP_INSTANCE_PATH is the relative path "
+            "'relative-instance', which would name another folder in each process started "
+            "elsewhere (the web side and a worker would not share it). Give an absolute path, "
+            f"such as {str(tmp_path / 'relative-instance')!r}."
+        ),
+    ):
+        appfactory("testapp", load=False)
+
+    assert not (tmp_path / "relative-instance").exists()
+
+
+def test_instance_folder_in_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TESTAPP_INSTANCE_PATH", "~/inst")
+
     app = appfactory("testapp", load=False)
 
-    assert app.instance_path == str(tmp_path / "relative-instance")
-    assert (tmp_path / "relative-instance").is_dir()
+    assert app.instance_path == str(tmp_path / "home" / "inst")
+    assert not (tmp_path / "~").exists()
 
 
 def test_default_instance_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -334,7 +355,7 @@ def test_keys_set_by_an_extension_are_recorded(make_app: MakeApp) -> None:
     ]
     assert {"CFG_EXT_COLOR", "CFG_EXT_FORCED"} <= registry.declared_settings
     # Keys the extension did not touch keep their origin.
-    assert registry.history.origin("SECRET_KEY") == Origin(Layer.FLASK, "")
+    assert registry.history.origin("MAX_CONTENT_LENGTH") == Origin(Layer.FLASK, "")
 
 
 def test_extension_discovers_models_across_packages(make_app: MakeApp) -> None:

@@ -126,3 +126,60 @@ def test_mask_value_leaves_the_original_alone() -> None:
 )
 def test_masked_repr(name: str, value: t.Any, expected: str) -> None:
     assert masked_repr(name, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Passwords with raw characters that end a URL's authority (not percent-encoded).
+        ("redis://:pl/ant#x@host/0", "redis://:********@host/0"),
+        ("redis://:p?w@host:6379/0", "redis://:********@host:6379/0"),
+        ("redis://:a+b/c@host/0", "redis://:********@host/0"),
+        ("amqp://user:12/34@rabbit//", "amqp://user:********@rabbit//"),
+        ("'redis://:pl/ant#x@host/0'", "'redis://:********@host/0'"),
+        (
+            "redis://:a/b@h1/0;redis://:c#d@h2/0",
+            "redis://:********@h1/0;redis://:********@h2/0",
+        ),
+        # Secrets in the query string.
+        ("redis://host/0?password=X", "redis://host/0?password=********"),
+        (
+            "postgresql://db/app?sslmode=require&sslkey=/k.pem&sslpassword=pw",
+            "postgresql://db/app?sslmode=require&sslkey=********&sslpassword=********",
+        ),
+        (
+            "rediss://h/0?ssl_cert_reqs=none&token=t1",
+            "rediss://h/0?ssl_cert_reqs=none&token=********",
+        ),
+        (
+            "sqs://?region=eu&aws_secret_access_key=abc",
+            "sqs://?region=eu&aws_secret_access_key=********",
+        ),
+    ],
+)
+def test_mask_url_without_a_clean_parse(text: str, expected: str) -> None:
+    assert mask_url(text) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DB_PASS", "SMTP_PASSPHRASE", "GCP_CREDENTIALS", "SSH_PRIVATE_KEY", "LDAP_PWD", "PROXY_AUTH"],
+)
+def test_more_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+    assert masked_repr(name, "planted") == MASK
+
+
+@pytest.mark.parametrize("name", ["PASSENGER_LIMIT", "AUTHOR_NAME", "KEYWORDS", "MONKEYPATCH"])
+def test_names_that_only_look_secret(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+def test_a_value_that_contains_itself() -> None:
+    loop: dict[str, t.Any] = {"url": "redis://:pw@h/0"}
+    loop["self"] = loop
+    items: list[t.Any] = ["redis://:pw@h/0"]
+    items.append(items)
+
+    assert masked_repr("OPTIONS", loop) == "{'url': 'redis://:********@h/0', 'self': Ellipsis}"
+    assert masked_repr("ITEMS", items) == "['redis://:********@h/0', Ellipsis]"

@@ -22,7 +22,7 @@ import flask.cli
 import pytest
 from click.testing import CliRunner
 
-from appfactory.core import AppFactoryWarning, ConfigError, appfactory, clifactory
+from appfactory.core import ConfigError, appfactory, clifactory
 
 MakeApp = t.Callable[..., t.Any]
 
@@ -160,14 +160,19 @@ def test_instance_folder_given_as_argument_is_private(umask: int, tmp_path: Path
     assert mode_of(folder) == 0o700
 
 
-def test_nothing_is_written_into_the_instance_folder(
+def test_only_the_private_key_file_is_written_into_the_instance_folder(
     make_app: MakeApp, instance_path: Path
 ) -> None:
-    """No file (let alone a secret) is written: a generated key lives in memory only."""
-    with pytest.warns(AppFactoryWarning, match="a random key was generated"):
-        app = make_app(PACKAGES=["pkg_alpha", "pkg_beta"], TESTING=True)
+    """Without a configured key, the one file written is the key file, readable by its
+    owner only; with a configured key, nothing is written."""
+    app = make_app(PACKAGES=["pkg_alpha", "pkg_beta"], TESTING=True)
 
-    assert app.config["SECRET_KEY"]
+    assert [p.name for p in instance_path.iterdir()] == ["secret-key"]
+    assert mode_of(instance_path / "secret-key") == 0o600
+    assert app.config["SECRET_KEY"] == (instance_path / "secret-key").read_text().strip()
+
+    (instance_path / "secret-key").unlink()
+    make_app(PACKAGES=["pkg_alpha", "pkg_beta"], SECRET_KEY="0123456789abcdef" * 4)
     assert list(instance_path.iterdir()) == []
 
 

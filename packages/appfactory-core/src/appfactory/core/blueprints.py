@@ -38,8 +38,15 @@ def package_blueprints(info: PackageInfo) -> list[Blueprint]:
                 f"{where}.{name} is {type(value).__name__} {value!r}, not a flask.Blueprint; "
                 f"assign a Blueprint instance to it."
             )
-        if value not in blueprints:
-            blueprints.append(value)
+        if value in blueprints:
+            continue
+        twin = next((bp for bp in blueprints if bp.name == value.name), None)
+        if twin is not None:
+            raise ConflictError(
+                f"{where} has two blueprints named {value.name!r}; Flask registers one "
+                "blueprint per name. Give each its own name: Blueprint('<name>', __name__)."
+            )
+        blueprints.append(value)
     return blueprints
 
 
@@ -63,6 +70,12 @@ def register_blueprints(app: Flask, registry: Registry) -> None:
                     "or remove one package from PACKAGES."
                 )
             owners[bp.name] = info.name
+    for name, prefix in prefixes.items():
+        if not (isinstance(prefix, str) and prefix.startswith("/")):
+            raise ConfigError(
+                f"BLUEPRINTS_URL_PREFIXES gives the blueprint {name!r} the prefix {prefix!r}; "
+                "a URL prefix is a string that starts with '/', such as '/hello'."
+            )
     unknown = set(prefixes) - set(owners)
     if unknown:
         raise ConfigError(

@@ -9,7 +9,7 @@ from flask import Flask
 from .problems import Check, Level, Problem, check_table
 from .provenance import Layer
 from .registry import Registry, get_registry
-from .secret_key import missing_secret_key_message, where_to_set
+from .secret_key import MIN_KEY_LENGTH, key_file, missing_secret_key_message, where_to_set
 from .templates import shadowed_templates
 
 #: The checks of appfactory-core, by id (the checks reference documents each).
@@ -18,7 +18,8 @@ CHECKS = check_table(
         "AF001",
         "secret-key-missing",
         Level.WARNING,
-        "SECRET_KEY is not set for {app!r}; the app refuses to serve requests.",
+        "SECRET_KEY is not set for {app!r} and no key file could be kept in {file} "
+        "({problem}); the app refuses to serve requests.",
         "{where}",
         "no ``SECRET_KEY``: the app will not serve",
     ),
@@ -26,9 +27,20 @@ CHECKS = check_table(
         "AF002",
         "secret-key-generated",
         Level.WARNING,
-        "SECRET_KEY was generated at random because debug or testing is on.",
-        "{where}",
-        "``SECRET_KEY`` was generated (debug or testing)",
+        "SECRET_KEY comes from {file}, made at random for this instance folder; every host "
+        "that serves the app or runs its workers needs the same key.",
+        "On several hosts, {where_lower} with the same key on every host.",
+        "``SECRET_KEY`` is kept in the instance folder",
+    ),
+    Check(
+        "AF003",
+        "secret-key-weak",
+        Level.WARNING,
+        "SECRET_KEY (set by {origin}) has {length} characters; a guessable key lets anyone "
+        "sign sessions.",
+        "Use at least {minimum} random characters, such as the output of: python -c "
+        '"import secrets; print(secrets.token_hex(32))"',
+        "``SECRET_KEY`` is short",
     ),
     Check(
         "AF101",
@@ -103,10 +115,17 @@ def check_app(app: Flask) -> list[Problem]:
 def _secret_key(app: Flask, registry: Registry) -> list[Problem]:
     where = where_to_set(registry)
     if missing_secret_key_message(app, registry) is not None:
-        return [CHECKS["AF001"].problem(app=app.name, where=where)]
+        problem = registry.secret_key_problem or "it was not tried"
+        return [
+            CHECKS["AF001"].problem(app=app.name, file=key_file(app), problem=problem, where=where)
+        ]
     origin = registry.history.origin("SECRET_KEY")
     if origin is not None and origin.layer is Layer.GENERATED:
-        return [CHECKS["AF002"].problem(where=where)]
+        where_lower = where[0].lower() + where[1:].rstrip(".")
+        return [CHECKS["AF002"].problem(file=origin.source, where_lower=where_lower)]
+    key = app.config.get("SECRET_KEY")
+    if isinstance(key, (str, bytes)) and len(key) < MIN_KEY_LENGTH:
+        return [CHECKS["AF003"].problem(origin=origin, length=len(key), minimum=MIN_KEY_LENGTH)]
     return []
 
 

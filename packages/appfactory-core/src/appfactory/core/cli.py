@@ -14,12 +14,13 @@ from flask.helpers import get_debug_flag
 
 from .commands import package_commands
 from .errors import AppFactoryError, AppFactoryWarning, describe_exception
+from .extending import shell_banner_lines
 from .factory import load_application
 from .management import check_command, config_group, packages_command
 from .masking import mask_url
 from .provenance import Layer, Origin
 from .registry import get_registry
-from .secret_key import ensure_secret_key, require_secret_key
+from .secret_key import require_secret_key
 
 CreateApp = t.Callable[..., Flask]
 
@@ -45,7 +46,6 @@ class AppScriptInfo(ScriptInfo):
                 registry = get_registry(app)
                 app.debug = get_debug_flag()
                 registry.history.record("DEBUG", app.debug, Origin(Layer.ENV, "FLASK_DEBUG"))
-                ensure_secret_key(app, registry)
             self._configured = app
         return self._configured
 
@@ -61,12 +61,47 @@ def _run(ctx: click.Context, /, **kwargs: t.Any) -> None:
     ctx.invoke(t.cast(t.Callable[..., t.Any], run_command.callback), **kwargs)
 
 
+def _checked_port(param: click.Parameter) -> click.Parameter:
+    """Flask's ``--port``, refusing a number that is no TCP port (99999 would wrap)."""
+    if param.name != "port":
+        return param
+    return click.Option(
+        ["--port", "-p"],
+        type=click.IntRange(0, 65535),
+        default=param.default,
+        help="The port to bind to (0 to 65535).",
+    )
+
+
 guarded_run_command = click.Command(
     "run",
     callback=_run,
-    params=run_command.params,
+    params=[_checked_port(param) for param in run_command.params],
     help=run_command.help,
     short_help=run_command.short_help,
+)
+
+
+@click.pass_context
+def _shell(ctx: click.Context, /, **kwargs: t.Any) -> None:
+    if sys.stdin is None or sys.stdin.closed:
+        name = ctx.find_root().info_name or "the management command"
+        raise click.ClickException(
+            f"'{name} shell' needs a standard input, and this one is closed: run it in a "
+            f"terminal, or give it commands on its input ({name} shell < script.py)."
+        )
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    for line in shell_banner_lines(app):
+        click.echo(line, err=True)
+    ctx.invoke(t.cast(t.Callable[..., t.Any], shell_command.callback), **kwargs)
+
+
+guarded_shell_command = click.Command(
+    "shell",
+    callback=_shell,
+    params=shell_command.params,
+    help=shell_command.help,
+    short_help=shell_command.short_help,
 )
 
 
@@ -90,7 +125,7 @@ class AppFactoryGroup(FlaskGroup):
         self.factory_config = config
         for command in (
             guarded_run_command,
-            shell_command,
+            guarded_shell_command,
             routes_command,
             config_group,
             packages_command,

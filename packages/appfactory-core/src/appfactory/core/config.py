@@ -13,17 +13,30 @@ import functools
 import importlib
 import importlib.util
 import os
-import traceback
 import typing as t
 from collections.abc import Mapping
 from types import ModuleType
 
 from flask import Flask
 
-from .environ import legacy_variable_names, parse_as, parse_env_value, prefixed_variables
-from .errors import ConfigError, describe_exception
+from .environ import (
+    check_text,
+    legacy_variable_names,
+    parse_as,
+    parse_env_value,
+    prefixed_variables,
+)
+from .errors import ConfigError, PackageContentError
+from .instance_file import read_instance_file
+from .masking import masked_repr
 from .options import CORE_OPTIONS
-from .packages import ENTRY_POINT_GROUP, PackageRef, import_package_module, resolve_packages
+from .packages import (
+    ENTRY_POINT_GROUP,
+    PackageRef,
+    describe_import_error,
+    import_package_module,
+    resolve_packages,
+)
 from .provenance import ConfigHistory, Layer, Origin
 from .registry import Conflict, PackageInfo
 
@@ -61,9 +74,9 @@ def import_config_object(module_name: str) -> t.Any:
         )
     try:
         module = importlib.import_module(path)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise ConfigError(
-            f"Configuration module {path!r} failed to import: {describe_exception(exc)}. "
+            f"Configuration module {path!r} failed to import: {describe_import_error(exc)}. "
             "Fix the error in that module."
         ) from exc
     if not attr:
@@ -85,44 +98,6 @@ def _is_missing(path: str) -> bool:
     except Exception:
         # The parent package itself fails to import: let the import report it.
         return False
-
-
-def read_instance_file(path: str) -> Layered:
-    """The UPPERCASE names that the instance file at ``path`` assigns.
-
-    A missing file is an empty layer; a file with an error names its line.
-    """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            source = handle.read()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(
-            f"Instance file {path} cannot be read: {describe_exception(exc)}. "
-            "Fix its permissions or remove it."
-        ) from exc
-    namespace: dict[str, t.Any] = {"__file__": path}
-    try:
-        code = compile(source, path, "exec")
-    except SyntaxError as exc:
-        raise ConfigError(
-            f"Instance file {path}, line {exc.lineno}: syntax error: {exc.msg}. "
-            "Fix that line; the file holds Python assignments such as SECRET_KEY = '...'."
-        ) from exc
-    try:
-        exec(code, namespace)
-    except Exception as exc:
-        line = _line_in(path, exc)
-        raise ConfigError(
-            f"Instance file {path}, line {line}: {describe_exception(exc)}. Fix that line."
-        ) from exc
-    return uppercase_settings(namespace)
-
-
-def _line_in(path: str, exc: BaseException) -> int | str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
-    return frames[-1].lineno or "?" if frames else "?"
 
 
 class LayerLoader:
@@ -151,11 +126,13 @@ class LayerLoader:
         if module_name is not None:
             obj = import_config_object(module_name) if isinstance(module_name, str) else module_name
             upper.append((Origin(Layer.APP, _object_name(module_name)), uppercase_settings(obj)))
-        upper.append((Origin(Layer.INSTANCE, instance_file), read_instance_file(instance_file)))
-        upper.append((Origin(Layer.KWARGS, ""), dict(kwargs_config)))
+        instance = read_instance_file(instance_file)
+        upper.append((Origin(Layer.INSTANCE, instance_file), instance.settings))
+        upper.append((Origin(Layer.KWARGS, ""), _kwargs_settings(kwargs_config)))
 
         packages = self._package_list(upper)
         self._apply_package_defaults(packages)
+        self._refuse_lower_case_settings(instance_file, instance.other_names, upper)
         for origin, values in upper:
             for key, value in values.items():
                 self.set(key, value, Origin(origin.layer, origin.source or key))
@@ -174,6 +151,7 @@ class LayerLoader:
         ):
             raw = self.environ.get(f"{self.prefix}_{name}")
             if raw:
+                raw = check_text(f"{self.prefix}_{name}", raw)
                 # Parsed as the environment layer will parse it, so that a bad
                 # value names the variable.
                 merged[name] = self._parse(f"{self.prefix}_{name}", name, raw, merged.get(name))
@@ -194,6 +172,14 @@ class LayerLoader:
                 continue
             info.modules["config"] = module
             values = uppercase_settings(module)
+            shipped = [key for key in ("SECRET_KEY", "SECRET_KEY_FALLBACKS") if values.get(key)]
+            if shipped:
+                raise PackageContentError(
+                    f"{info.name}.config sets {shipped[0]}, a secret that every install of "
+                    f"{info.name!r} would share, so anyone could sign this app's sessions. "
+                    f"Remove it from {info.name}.config: the app's key comes from its instance "
+                    "folder or its own settings."
+                )
             info.config_keys = sorted(values)
             for key in values:
                 if key in owner:
@@ -205,6 +191,22 @@ class LayerLoader:
         for info, values in reversed(defaults):
             self.app.config.update(values)
             self.history.record_all(values, _package_origin(info.name))
+
+    def _refuse_lower_case_settings(
+        self, path: str, names: Mapping[str, int], upper: list[tuple[Origin, Layered]]
+    ) -> None:
+        """An instance file's ``secret_key = ...`` is ignored by Flask: say so, when the
+        name in upper case is a setting that something knows."""
+        known = set(self.app.config) | set(CORE_OPTIONS)
+        for _, values in upper:
+            known.update(values)
+        for name, line in names.items():
+            if name.upper() in known:
+                where = f"line {line}" if line else "a name"
+                raise ConfigError(
+                    f"Instance file {path}, {where}: {name} is not upper-case, so it is not "
+                    f"a setting and Flask ignores it. Rename it to {name.upper()}."
+                )
 
     def _apply_environment(self) -> None:
         config = self.app.config
@@ -221,7 +223,7 @@ class LayerLoader:
         for name in legacy_variable_names(legacy, legacy_source) if legacy else []:
             raw = self.environ.get(name)
             if raw:
-                self._set_from_variable(name, name, raw)
+                self._set_from_variable(name, name, check_text(name, raw))
         for variable, key, raw in prefixed_variables(self.prefix, self.environ):
             self._set_from_variable(variable, key, raw)
 
@@ -252,6 +254,21 @@ _FLASK_ORIGIN = Origin(Layer.FLASK, "")
 def _package_origin(package: str) -> Origin:
     # Shared by every app of the process: an Origin is immutable.
     return Origin(Layer.PACKAGE, f"{package}.config")
+
+
+def _kwargs_settings(kwargs_config: Mapping[str, t.Any]) -> Layered:
+    """The keyword arguments of ``appfactory()``, refusing those that are not UPPERCASE."""
+    for key in kwargs_config:
+        if not key.isupper():
+            raise ConfigError(
+                f"appfactory() got the keyword argument "
+                f"{key}={masked_repr(key, kwargs_config[key])}"
+                f", which is not upper-case, so it would not be a setting. Settings are "
+                f"UPPERCASE: write {key.upper()}=...; appfactory()'s own arguments are "
+                "module_name, load, instance_path, static_folder, static_url_path, "
+                "template_folder, flask_cls and flask_kwargs."
+            )
+    return dict(kwargs_config)
 
 
 def _object_name(obj: t.Any) -> str:

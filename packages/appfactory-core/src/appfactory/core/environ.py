@@ -126,10 +126,32 @@ def prefixed_variables(prefix: str, environ: Mapping[str, str]) -> list[tuple[st
         if not variable.startswith(start):
             continue
         name = variable[len(start) :]
-        if name in RESERVED_NAMES or not _SETTING_NAME.match(name) or raw == "":
+        if name in RESERVED_NAMES or raw == "":
             continue
-        found.append((variable, name, raw))
+        if not _SETTING_NAME.match(name):
+            if _SETTING_NAME.match(name.upper()):
+                raise ConfigError(
+                    f"Environment variable {variable} names the setting {name}, which is not "
+                    f"upper-case: settings are UPPERCASE. Rename it to {start}{name.upper()}."
+                )
+            continue
+        found.append((variable, name, check_text(variable, raw)))
     return sorted(found)
+
+
+def check_text(variable: str, raw: str) -> str:
+    """``raw``, unless it holds bytes that are not UTF-8 (which Python keeps as
+    lone surrogates): then an error naming the variable.
+
+    >>> check_text("MYAPP_GREETING", "Grüß Gott")
+    'Grüß Gott'
+    """
+    if any("\udc80" <= char <= "\udcff" for char in raw):
+        raise ConfigError(
+            f"Environment variable {variable} holds bytes that are not UTF-8 text. Set it "
+            "again as UTF-8 text (check the encoding of the file or the terminal it came from)."
+        )
+    return raw
 
 
 def empty_variables(prefix: str, environ: Mapping[str, str]) -> list[str]:

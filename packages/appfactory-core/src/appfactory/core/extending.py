@@ -100,6 +100,22 @@ def add_package_items(app: Flask, package: str, label: str, items: Iterable[str]
     info.extras.setdefault(label, []).extend(items)
 
 
+def add_shell_banner(app: Flask, banner: t.Callable[[Flask], str]) -> None:
+    """Let ``banner(app)`` add a line to what ``myapp shell`` prints when it starts.
+
+    For what a user needs to know in the shell, such as where tasks sent
+    from it go. Mask secrets in it (:func:`~appfactory.core.mask_url`).
+    """
+    registry = get_registry(app)
+    if banner not in registry.shell_banners:
+        registry.shell_banners.append(banner)
+
+
+def shell_banner_lines(app: Flask) -> list[str]:
+    """The lines that the extensions add to the shell's banner."""
+    return [banner(app) for banner in get_registry(app).shell_banners]
+
+
 def _source(registry: Registry, owner: str | None) -> str:
     return owner or registry.current_extension or UNNAMED_EXTENSION
 

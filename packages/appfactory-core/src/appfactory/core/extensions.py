@@ -9,8 +9,8 @@ import typing as t
 
 from flask import Flask
 
-from .errors import ExtensionError, describe_exception
-from .packages import string_list
+from .errors import ExtensionError
+from .packages import describe_import_error, string_list
 from .provenance import Layer, Origin
 from .registry import Registry
 
@@ -49,10 +49,10 @@ def load_extensions(app: Flask, registry: Registry) -> None:
         registry.current_extension = entry
         try:
             setup(app)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise ExtensionError(
                 f"Extension {entry!r} in EXTENSIONS failed while setting up the app: "
-                f"{describe_exception(exc).rstrip('.')}. Fix the extension or its settings."
+                f"{describe_import_error(exc).rstrip('.')}. Fix the extension or its settings."
             ) from exc
         finally:
             registry.current_extension = None
@@ -77,7 +77,7 @@ def _setup_callable(entry: str) -> t.Callable[[Flask], t.Any]:
                 f"{module_name!r} is not installed. Install it or remove it from EXTENSIONS."
             ) from exc
         raise _broken(entry, exc) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise _broken(entry, exc) from exc
     name = attr or "setup_app"
     target = getattr(module, name, None)
@@ -92,6 +92,6 @@ def _setup_callable(entry: str) -> t.Callable[[Flask], t.Any]:
 
 def _broken(entry: str, exc: BaseException) -> ExtensionError:
     return ExtensionError(
-        f"Extension {entry!r} in EXTENSIONS failed to import: {describe_exception(exc)}. "
+        f"Extension {entry!r} in EXTENSIONS failed to import: {describe_import_error(exc)}. "
         "Fix the error in the extension's module."
     )

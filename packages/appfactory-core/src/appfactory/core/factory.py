@@ -19,7 +19,7 @@ from .extensions import load_extensions
 from .options import CORE_OPTIONS
 from .provenance import Layer
 from .registry import EXTENSION_KEY, Registry, get_registry
-from .secret_key import ensure_secret_key, guard_requests
+from .secret_key import check_configured_key, guard_requests, use_instance_key
 from .signals import app_created, app_loaded
 from .templates import add_jinja_extensions, install_template_loader
 
@@ -29,14 +29,26 @@ AppT = t.TypeVar("AppT", bound=Flask)
 def instance_folder(app_name: str, instance_path: str | None = None) -> str:
     """The instance folder of an app: argument, ``<PREFIX>_INSTANCE_PATH``, or default.
 
-    The default is ``<sys.prefix>/var/<app_name>-instance``.
+    The default is ``<sys.prefix>/var/<app_name>-instance``. A leading ``~`` is
+    the user's home; a relative path is refused, since processes started in
+    different folders (a worker, a shell) would each use another instance
+    folder (and another embedded broker).
     """
-    path = (
-        instance_path
-        or os.environ.get(f"{env_prefix(app_name)}_INSTANCE_PATH")
-        or os.path.join(sys.prefix, "var", f"{app_name}-instance")
-    )
-    return os.path.abspath(path)
+    variable = f"{env_prefix(app_name)}_INSTANCE_PATH"
+    if instance_path:
+        path, source = instance_path, "The instance_path argument of appfactory()"
+    elif os.environ.get(variable):
+        path, source = os.environ[variable], f"The environment variable {variable}"
+    else:
+        return os.path.join(sys.prefix, "var", f"{app_name}-instance")
+    expanded = os.path.expanduser(os.fspath(path))
+    if not os.path.isabs(expanded):
+        raise ConfigError(
+            f"{source} is the relative path {path!r}, which would name another folder in "
+            f"each process started elsewhere (the web side and a worker would not share it). "
+            f"Give an absolute path, such as {os.path.abspath(expanded)!r}."
+        )
+    return os.path.normpath(expanded)
 
 
 def create_private_folder(path: str, variable: str) -> None:
@@ -169,7 +181,7 @@ def configure_app(app: Flask, module_name: t.Any, kwargs_config: t.Mapping[str, 
     )
     app.extensions[EXTENSION_KEY] = registry
     install_typed_config(app, registry)
-    ensure_secret_key(app, registry)
+    check_configured_key(app, registry)
     app_created.send(app)
     return registry
 
@@ -207,6 +219,7 @@ def load_application(app: AppT) -> AppT:
     register_blueprints(app, registry)
     package_commands(registry)
     install_template_loader(app, registry)
+    use_instance_key(app, registry)
     guard_requests(app, registry)
     registry.loaded = True
     app_loaded.send(app)

@@ -39,6 +39,11 @@ def config_show(key: str | None, history: bool) -> None:
     """
     app = _app()
     registry = get_registry(app)
+    if key is None and history:
+        raise click.UsageError(
+            "--history needs a KEY: the history of one setting, such as "
+            "'config show SECRET_KEY --history'."
+        )
     if key is None:
         for name in sorted(app.config):
             click.echo(
@@ -46,7 +51,8 @@ def config_show(key: str | None, history: bool) -> None:
             )
         return
     if key not in app.config:
-        close = difflib.get_close_matches(key, sorted(app.config), n=3, cutoff=0.6)
+        close = [key.upper()] if key.upper() in app.config else []
+        close = close or difflib.get_close_matches(key, sorted(app.config), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(f"No setting {key!r} in app {app.name!r}.{hint}")
     click.echo(f"{key} = {masked_repr(key, app.config[key])}")

@@ -102,5 +102,6 @@ CORE_OPTIONS = option_table(
         Option("JINJA2_EXTENSIONS", type=list, doc="Jinja extensions to add."),
         Option("BLUEPRINTS_URL_PREFIXES", type=dict, doc="URL prefix of blueprints, by name."),
         Option("APP_CONFIG_ENVS", doc="Bare environment variable names to read (legacy)."),
+        Option("SECRET_KEY", type=str, doc="Flask's signing key, read as text."),
     ]
 )

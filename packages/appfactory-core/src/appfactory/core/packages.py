@@ -7,6 +7,7 @@ import functools
 import importlib
 import importlib.metadata
 import pkgutil
+import re
 import sys
 import typing as t
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from flask import Flask
 
 from .errors import ConfigError, PackageModuleError, PackageNotFoundError, describe_exception
 from .registry import get_registry
+
+#: An import name (``a.b``), with an attribute (``a.b:Name``) for EXTENSIONS.
+_IMPORT_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?")
 
 #: The entry-point group in which installed distributions advertise packages.
 ENTRY_POINT_GROUP = "appfactory.packages"
@@ -54,6 +58,12 @@ def string_list(value: t.Any, setting: str) -> list[str]:
             raise ConfigError(
                 f"{setting} holds {item!r}, which is not a non-empty string; "
                 f"list import names, for example {setting} = ['mymodule']."
+            )
+        if not _IMPORT_NAME.fullmatch(item):
+            raise ConfigError(
+                f"{setting} holds {item!r}, which is not an import name (dotted Python "
+                "names, no leading dot, no path, no spaces); list import names, for example "
+                f"{setting} = ['mymodule']."
             )
     return list(value)
 
@@ -145,9 +155,9 @@ def import_package(package: str) -> ModuleType:
             f"Package {package!r} failed to import: {describe_exception(exc)}. "
             f"Fix the import in {package!r} or install what it needs."
         ) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise PackageModuleError(
-            f"Package {package!r} failed to import: {describe_exception(exc)}. "
+            f"Package {package!r} failed to import: {describe_import_error(exc)}. "
             f"Fix the error in {package!r}."
         ) from exc
 
@@ -170,14 +180,25 @@ def import_package_module(package: str, module: str) -> ModuleType | None:
     # Imported without a find_spec() first, which would search for the module twice.
     try:
         return importlib.import_module(qualified)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         if isinstance(exc, ModuleNotFoundError) and exc.name == qualified:
             return None
         raise PackageModuleError(
             f"Module {qualified!r} of package {package!r} failed to import: "
-            f"{describe_exception(exc)}. Fix the error in {qualified}, or remove "
+            f"{describe_import_error(exc)}. Fix the error in {qualified}, or remove "
             f"{package!r} from PACKAGES."
         ) from exc
+
+
+def describe_import_error(exc: BaseException) -> str:
+    """:func:`describe_exception`, saying what a ``sys.exit()`` at import means.
+
+    >>> describe_import_error(SystemExit(2))
+    'it called sys.exit(2) while being imported'
+    """
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r}) while being imported"
+    return describe_exception(exc)
 
 
 def discover_modules(app: Flask, module: str) -> list[ModuleType]:

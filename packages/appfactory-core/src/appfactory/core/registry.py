@@ -71,12 +71,16 @@ class Registry:
     #: The entry of ``EXTENSIONS`` being set up, while one is.
     current_extension: str | None = None
     ignored_variables: list[str] = field(default_factory=list)
+    #: Why the instance's key file could not be read or written, if it could not.
+    secret_key_problem: str | None = None
     commands: dict[str, tuple[str, click.Command]] | None = None
     #: Functions that extensions add to ``check``; each returns a list of problems.
     checks: list[t.Callable[[Flask], list[Problem]]] = field(default_factory=list)
     #: Functions run before ``packages`` and ``check`` read the registry, for
     #: extensions that discover more lazily (such as the packages' tasks).
     before_inspect: list[t.Callable[[Flask], None]] = field(default_factory=list)
+    #: Functions that give the lines an extension adds to ``myapp shell``'s banner.
+    shell_banners: list[t.Callable[[Flask], str]] = field(default_factory=list)
     loaded: bool = False
 
     def prepare_inspection(self, app: Flask) -> None:
