@@ -32,6 +32,12 @@ DISTRIBUTION_FOLDERS = [
     "examples/myapp",
 ]
 
+#: Extras of the distributions that the test suites, the type check, the docs and the
+#: benchmarks install: appfactory-celery's tasks sent on commit and outbox need SQLAlchemy.
+EXTRAS = {"packages/appfactory-celery": "sqlalchemy"}
+#: The PostgreSQL driver of the database tests (a dependency of no distribution).
+POSTGRES_DRIVER = "psycopg[binary]>=3.1,<4"
+
 #: Tool versions, pinned so that a new release cannot break CI overnight.
 RUFF = "ruff==0.17.6"
 MYPY = "mypy==2.4.1"
@@ -46,13 +52,14 @@ def distributions() -> list[Path]:
     return [ROOT / folder for folder in DISTRIBUTION_FOLDERS if (ROOT / folder).is_dir()]
 
 
-def editable_args() -> list[str]:
+def editable_args(extras: bool = False) -> list[str]:
     """``-e <folder>`` for every distribution: installed in one pip command so
     that the sibling requirements (``appfactory-core>=0.1,<0.2``) resolve to this
-    checkout and never to an index."""
+    checkout and never to an index. ``extras``: with the :data:`EXTRAS`."""
     args = []
     for folder in distributions():
-        args += ["-e", str(folder)]
+        extra = EXTRAS.get(folder.relative_to(ROOT).as_posix()) if extras else None
+        args += ["-e", f"{folder}[{extra}]" if extra else str(folder)]
     return args
 
 
@@ -92,7 +99,7 @@ def check_install(session: nox.Session, bin_dir: Path, source: str) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Every package's test suite and the example's, against editable installs."""
-    session.install(*editable_args(), "pytest", "pytest-timeout")
+    session.install(*editable_args(extras=True), POSTGRES_DRIVER, "pytest", "pytest-timeout")
     suites = test_suites()
     if not suites:
         session.error("No tests folder found under packages/*/ or examples/*/.")
@@ -121,9 +128,10 @@ def reliability(session: nox.Session) -> None:
     restarted under load, a burst of 10,000 tasks; each test prints what
     became of the tasks it sent, and the figures close the run (see
     docs/reliability.rst). Needs redis-server, and RabbitMQ on 127.0.0.1:5672
-    or rabbitmq-server; under CI a missing one fails instead of skipping.
+    or rabbitmq-server, and PostgreSQL on 127.0.0.1:5432 or its binaries; under
+    CI a missing one fails instead of skipping.
     """
-    session.install(*editable_args(), "pytest", "pytest-timeout")
+    session.install(*editable_args(extras=True), POSTGRES_DRIVER, "pytest", "pytest-timeout")
     suite = ROOT / "packages" / "appfactory-celery" / "tests"
     session.run("pytest", *PYTEST_OPTIONS, "-m", "reliability", str(suite), *session.posargs)
 
@@ -142,7 +150,7 @@ def lint(session: nox.Session) -> None:
 def typing(session: nox.Session) -> None:
     """mypy strict (mypy.ini) on the framework packages and the examples' sources."""
     # pytest: appfactory.core.testing (the pytest plugin) is type-checked too.
-    session.install(MYPY, "pytest", *editable_args())
+    session.install(MYPY, "pytest", *editable_args(extras=True))
     packages = ["-p", "appfactory.core"]
     if (ROOT / "packages/appfactory-celery").is_dir():
         packages += ["-p", "appfactory.celery"]
@@ -169,7 +177,7 @@ def docs(session: nox.Session) -> None:
         session.error(f"{docs_dir / 'conf.py'} is missing: there is no Sphinx tree to build")
     requirements = docs_dir / "requirements.txt"
     extra = ["-r", str(requirements)] if requirements.is_file() else ["sphinx"]
-    session.install(*extra, *editable_args())
+    session.install(*extra, *editable_args(extras=True))
     build = docs_dir / "_build"
     doctrees = str(build / "doctrees")
     session.run(
@@ -236,7 +244,7 @@ def bench(session: nox.Session) -> None:
     processes see them: invenio-base adds a Flask plugin command that every
     ``flask`` command of the environment would otherwise load.
     """
-    session.install(*editable_args(), "celery[redis]", "psutil")
+    session.install(*editable_args(extras=True), POSTGRES_DRIVER, "celery[redis]", "psutil")
     peers = Path(session.create_tmp()) / "peers"
     if peers.exists():
         shutil.rmtree(peers)

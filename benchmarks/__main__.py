@@ -32,6 +32,7 @@ METRIC_MODULES = (
     "eager_task",
     "eager_task_in_context",
     "worker",
+    "on_commit",
 )
 
 

@@ -29,7 +29,8 @@ nitpicky = True
 nitpick_ignore_regex = [
     (
         r"py:.*",
-        r"(flask|click|jinja2|blinker|werkzeug|celery|kombu|types|typing|t|collections\.abc)\..*",
+        r"(flask|click|jinja2|blinker|werkzeug|celery|kombu|sqlalchemy|types|typing|t|"
+        r"collections\.abc)\..*",
     ),
 ]
 nitpick_ignore = [

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from celery import _state
 
-pytest_plugins = ["appfactory.core.testing", "pytester"]
+# postgres and dbapps: the database tests' fixtures (a PostgreSQL database of the
+# run, the app wdb on it or on SQLite).
+pytest_plugins = ["appfactory.core.testing", "pytester", "postgres", "dbapps"]
 
 PREFIXES = ("TESTAPP", "OTHERAPP", "WAPP", "MYAPP")
 
@@ -38,13 +40,21 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> t.Iterator[Path
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--redis-restarts``: Redis restarts in the broker-restart reliability test."""
+    """``--redis-restarts``: Redis restarts in the broker-restart reliability test;
+    ``--race-sends``: sends per mode of the commit-race reliability test."""
     parser.addoption(
         "--redis-restarts",
         type=int,
         default=6,
         help="how many times the broker-restart reliability test restarts Redis under "
         "load (default 6; about 4 s each)",
+    )
+    parser.addoption(
+        "--race-sends",
+        type=int,
+        default=200,
+        help="sends per mode of the commit-race reliability test (default 200; the "
+        "figures of docs/reliability.rst are of 1000)",
     )
 
 

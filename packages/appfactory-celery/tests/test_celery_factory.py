@@ -325,7 +325,7 @@ def test_packages_command_lists_each_packages_tasks(make_package: MakePackage) -
         "plain_pkg": None,
         "listed_pkg": "listed_pkg.tasks.work",
     }
-    assert "extension appfactory.celery  commands: -" in result.output
+    assert "extension appfactory.celery  commands: outbox" in result.output
 
 
 def _row(block: str, label: str) -> str | None:

@@ -6,9 +6,10 @@ import typing as t
 
 from flask import Flask
 
-from appfactory.core import Check, Level, Problem, check_table
+from appfactory.core import AppFactoryError, Check, Level, Problem, check_table, mask_url
 
 from .discovery import load_tasks
+from .sessions import OUTBOX, outbox_enabled
 from .state import require_state
 
 #: The checks of appfactory-celery, by id (the checks reference documents each).
@@ -56,6 +57,15 @@ CHECKS = check_table(
         "Set CELERY_BROKER_URL to a Redis or RabbitMQ URL for production.",
         "Celery uses the embedded broker",
     ),
+    Check(
+        "AF306",
+        "outbox-table-missing",
+        Level.ERROR,
+        "{problem}; every task sent on commit in a transaction fails.",
+        "Create the table: db.create_all() (it is on db.metadata), or an Alembic migration; "
+        "or set TASKS_OUTBOX = False.",
+        "``TASKS_OUTBOX`` is on but its table is missing",
+    ),
 )
 
 
@@ -85,7 +95,29 @@ def celery_problems(flask_app: Flask) -> list[Problem]:
             problems.append(CHECKS["AF304"].problem(task=name))
     if values.get("broker_url") == "filesystem://":
         problems.append(CHECKS["AF305"].problem())
+    if outbox_enabled(flask_app):
+        problems.extend(_outbox_problems(flask_app))
     return problems
+
+
+def _outbox_problems(flask_app: Flask) -> list[Problem]:
+    """AF306 when the outbox is on but its table is missing (or its database unreachable)."""
+    from .outbox import TABLE_NAME, database_engine, table_exists
+
+    try:
+        engine = database_engine(flask_app)
+        where = repr(engine.url.render_as_string(hide_password=True))
+        if table_exists(engine):
+            return []
+        message = f"{OUTBOX} is on, but the outbox table {TABLE_NAME!r} does not exist in {where}"
+    except AppFactoryError as exc:
+        message = f"{OUTBOX} is on, but the outbox's database is unknown: {exc}"
+    except Exception as exc:
+        message = (
+            f"{OUTBOX} is on, but whether the outbox table {TABLE_NAME!r} exists could not be "
+            f"checked: {type(exc).__name__}: {mask_url(str(exc)).splitlines()[0]}"
+        )
+    return [CHECKS["AF306"].problem(problem=message)]
 
 
 def _routed_names(routes: t.Any) -> list[str]:

@@ -121,6 +121,39 @@ class AppContextTask(Task):  # type: ignore[misc]
                 raise
             raise error from chained_cause(error, exc)
 
+    def delay_on_commit(self, *args: t.Any, **kwargs: t.Any) -> str:
+        """Like ``delay()``, but sent once the database transaction commits.
+
+        Needs ``appfactory-celery[sqlalchemy]``; see
+        :meth:`apply_async_on_commit` for the rules. Returns the task's id.
+
+        >>> appctx.delay_on_commit()  # doctest: +SKIP
+        'f3b1...'
+        """
+        return self.apply_async_on_commit(args, kwargs)
+
+    def apply_async_on_commit(
+        self, args: t.Any = None, kwargs: t.Any = None, **options: t.Any
+    ) -> str:
+        """Like ``apply_async()``, but sent once the database transaction commits.
+
+        The transaction is the one open in the app's SQLAlchemy session at the
+        call (Flask-SQLAlchemy's ``db.session``, or the session named by
+        ``TASKS_SESSION``; ``session=`` names another one for this call). The
+        task is sent right after the commit, never if the transaction rolls
+        back, and at once when no transaction is open; a savepoint that rolls
+        back drops its tasks. With ``TASKS_OUTBOX`` on, the task is written to
+        the outbox table in the same transaction and relayed after the commit.
+        Returns the task's id, chosen now (or ``task_id=``).
+
+        >>> with db.session.begin():  # doctest: +SKIP
+        ...     db.session.add(row)
+        ...     index_row.apply_async_on_commit((row.id,), countdown=5)
+        """
+        from .oncommit import apply_on_commit
+
+        return apply_on_commit(self, args, kwargs, **options)
+
 
 class RequestContextTask(AppContextTask):
     """Runs the task in a test request context of its Flask app.

@@ -24,6 +24,7 @@ from .broker import (
 )
 from .checks import celery_problems
 from .contexts import AppContextTask
+from .database import setup as setup_database
 from .discovery import load_tasks as load_package_tasks
 from .results import NO_RESULT_BACKEND
 from .settings import (
@@ -101,6 +102,7 @@ def _create_celery_app(flask_app: Flask) -> Celery:
     flask_app.extensions[STATE_KEY] = CeleryState(flask_app, celery, settings)
     add_inspection_hook(flask_app, load_package_tasks)
     add_check(flask_app, celery_problems)
+    setup_database(flask_app, celery, EXTENSION_NAME)
     flask_app.logger.info(
         "Celery broker of %s: %s", flask_app.name, describe_broker(settings.values["broker_url"])
     )

@@ -1,0 +1,5 @@
+"""Configuration of the database tests' app (database and broker come from the environment)."""
+
+EXTENSIONS = ["wdb.database", "appfactory.celery"]
+PACKAGES = ["wdb"]
+SECRET_KEY = "wdb-tests-only"
