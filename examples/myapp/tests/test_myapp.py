@@ -21,6 +21,8 @@ from myapp.app import create_app
 
 HELP_COMMANDS = ["run", "shell", "routes", "config", "packages", "check", "testsimple", "testapp"]
 Invoke = t.Callable[..., Result]
+#: A broker named but never reached, for tests whose instance folder is read-only.
+SERVER_BROKER = "redis://127.0.0.1:6379/15"
 
 
 def test_create_app_loads_mymodule_and_the_extension() -> None:
@@ -45,11 +47,27 @@ def test_index_says_hello(client: FlaskClient) -> None:
     assert "<h1>Hello, World!</h1>" in response.get_data(as_text=True)
 
 
-def test_index_refuses_to_serve_without_a_secret_key(caplog: pytest.LogCaptureFixture) -> None:
+def test_without_a_secret_key_the_index_serves_with_the_instance_key(instance_path: Path) -> None:
+    app = create_app()
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    key_file = instance_path / "secret-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert app.config["SECRET_KEY"] == key_file.read_text().strip()
+    assert create_app().config["SECRET_KEY"] == app.config["SECRET_KEY"]
+
+
+def test_index_refuses_to_serve_when_no_key_can_be_kept(
+    read_only_folder: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("MYAPP_INSTANCE_PATH", str(read_only_folder))
+    monkeypatch.setenv("MYAPP_CELERY_BROKER_URL", SERVER_BROKER)  # no embedded broker folders
+    monkeypatch.setenv("MYAPP_CELERY_RESULT_BACKEND", SERVER_BROKER)
     response = create_app().test_client().get("/")
     assert response.status_code == 500
     assert "Hello, World!" not in response.get_data(as_text=True)
     assert "SECRET_KEY is not set for 'myapp'" in caplog.text
+    assert f"No key could be kept in {read_only_folder / 'secret-key'}" in caplog.text
 
 
 def test_wsgi_application_is_the_flask_app(instance_path: Path, fresh_wsgi: None) -> None:
@@ -124,8 +142,9 @@ def test_initdb_creates_the_tables_in_the_instance_folder(
 def test_check_passes(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     result = invoke("check")
     assert result.exit_code == 0, result.output
-    assert "secret-key-missing" in result.output  # a warning, not an error
-    monkeypatch.setenv("MYAPP_SECRET_KEY", "set")
+    # The key kept in the instance folder is fine for one host: a warning.
+    assert "secret-key-generated" in result.output
+    monkeypatch.setenv("MYAPP_SECRET_KEY", "a-key-of-at-least-32-characters-for-check")
     result = invoke("check")
     assert result.exit_code == 0, result.output
     levels = {line.split()[0] for line in result.output.splitlines()[:-1]}
@@ -140,7 +159,12 @@ def test_packages_lists_mymodule(invoke: Invoke) -> None:
     assert "extension myexts.database  commands: initdb" in result.output
 
 
-def test_run_refuses_without_a_secret_key(invoke: Invoke) -> None:
+def test_run_refuses_when_no_key_can_be_kept(
+    invoke: Invoke, read_only_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MYAPP_INSTANCE_PATH", str(read_only_folder))
+    monkeypatch.setenv("MYAPP_CELERY_BROKER_URL", SERVER_BROKER)  # no embedded broker folders
+    monkeypatch.setenv("MYAPP_CELERY_RESULT_BACKEND", SERVER_BROKER)
     result = invoke("run", "--port", "0")
     assert result.exit_code == 1
     assert "SECRET_KEY is not set for 'myapp'" in result.output

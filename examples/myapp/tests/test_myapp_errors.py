@@ -58,6 +58,8 @@ class Mistake:
     caused_by: str | None = None
     #: Whether the app was loaded (it then makes its embedded broker folders).
     loads: bool = False
+    #: Whether the instance folder is read-only (no key file can be kept there).
+    read_only_instance: bool = False
 
 
 MISTAKES = [
@@ -104,11 +106,16 @@ MISTAKES = [
         env={"MYAPP_CELERY_BROKER_URL": f"reddis://:{PLANTED}@127.0.0.1:6379/0"},
     ),
     Mistake(
-        "run-without-secret-key",
-        ("run", "--port", "1"),
-        "Error: SECRET_KEY is not set for 'myapp', and the app refuses to serve without one",
+        "run-without-a-secret-key-or-a-writable-instance-folder",
+        ("run", "--port", "0"),
+        "Error: SECRET_KEY is not set for 'myapp', and the app refuses to serve without one. "
+        "No key could be kept in {instance}/secret-key either (OSError: Read-only file system).",
         'Generate one with: python -c "import secrets; print(secrets.token_hex(32))"',
-        loads=True,
+        env={
+            "MYAPP_CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+            "MYAPP_CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/15",
+        },
+        read_only_instance=True,
     ),
 ]
 
@@ -116,6 +123,8 @@ MISTAKES = [
 @pytest.fixture
 def mistake(request: pytest.FixtureRequest, instance_path: Path) -> Mistake:
     case: Mistake = request.param
+    if case.read_only_instance:
+        request.getfixturevalue("read_only_folder")
     if case.instance_file is not None:
         instance_path.mkdir(parents=True)
         (instance_path / "myapp.cfg").write_text(case.instance_file)
@@ -126,6 +135,8 @@ def mistake(request: pytest.FixtureRequest, instance_path: Path) -> Mistake:
 def test_myapp_says_what_is_wrong_in_one_line(
     mistake: Mistake, instance_path: Path, tmp_path: Path
 ) -> None:
+    if mistake.read_only_instance:
+        instance_path = tmp_path / "read-only"
     before = listing(instance_path)
 
     result = myapp(*mistake.args, env=mistake.env, instance=instance_path, cwd=tmp_path)

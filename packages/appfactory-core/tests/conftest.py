@@ -7,8 +7,6 @@ fails a test that leaks an app or request context.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import textwrap
 import typing as t
@@ -79,40 +77,3 @@ def make_app() -> t.Callable[..., Flask]:
         return appfactory("testapp", module_name, load=load, **config)
 
     return make
-
-
-@pytest.fixture
-def read_only_folder(tmp_path: Path) -> t.Iterator[Path]:
-    """An existing folder where no file can be created, not even by root.
-
-    As root, permissions do not stop writes: the folder is bind-mounted read-only
-    on itself (a real read-only file system); otherwise its mode is 0o500.
-    """
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    mounted = False
-    if os.geteuid() == 0:
-        mount = shutil.which("mount")
-        commands = [
-            [mount or "mount", "--bind", str(folder), str(folder)],
-            [mount or "mount", "-o", "remount,bind,ro", str(folder)],
-        ]
-        for command in commands:
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                if mounted:
-                    subprocess.run(["umount", str(folder)], check=False)
-                reason = f"cannot make a read-only folder as root: {done.stderr.strip()}"
-                if os.environ.get("CI"):
-                    pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
-                pytest.skip(reason)
-            mounted = True
-    else:
-        folder.chmod(0o500)
-    try:
-        yield folder
-    finally:
-        if mounted:
-            subprocess.run(["umount", str(folder)], check=True)
-        else:
-            folder.chmod(0o700)

@@ -52,11 +52,22 @@ def instance_folder(app_name: str, instance_path: str | None = None) -> str:
 
 
 def create_private_folder(path: str, variable: str) -> None:
-    """Create ``path`` readable by its owner only (0o700), unless it exists."""
+    """Create ``path`` readable by its owner only (0o700), unless it exists.
+
+    Processes starting together may race to create it: one that finds the
+    folder made by another goes on.
+    """
     if os.path.isdir(path):
         return
     try:
         os.makedirs(path, mode=0o700)
+    except FileExistsError:
+        if os.path.isdir(path):
+            return
+        raise ConfigError(
+            f"Instance folder {path} cannot be created: a file of that name is in the way. "
+            f"Move the file, or choose a writable folder with the environment variable {variable}."
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"Instance folder {path} cannot be created: {describe_exception(exc)}. "

@@ -16,7 +16,7 @@ environment get none of its fixtures and none of its guards.
 
 Fixtures: ``create_app``, ``app_name``, ``app_config``, ``instance_path``,
 ``app_environment``, ``app``, ``client``, ``cli``, ``cli_runner``,
-``import_path``, ``make_package``, ``celery_config``, ``celery_broker``,
+``import_path``, ``make_package``, ``read_only_folder``, ``celery_config``, ``celery_broker``,
 ``celery_app``, ``celery_worker``, ``redis_server``, ``rabbitmq_server``;
 and, in every test, ``no_leaked_context`` and ``isolated_celery_state``.
 """
@@ -32,6 +32,7 @@ from .servers import Server
 pytest_plugins = [
     "appfactory.core.testing.guards",
     "appfactory.core.testing.apps",
+    "appfactory.core.testing.folders",
     "appfactory.core.testing.packages",
     "appfactory.core.testing.celery",
     "appfactory.core.testing.servers",
