@@ -14,7 +14,7 @@ from flask import current_app
 
 from appfactory.core import AppFactoryError
 
-from .factory import celery_app
+from .factory import celeryfactory
 from .sessions import OUTBOX, outbox_enabled
 
 
@@ -54,7 +54,7 @@ def relay_command() -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     engine = require_outbox(app)
-    celery = celery_app(app)
+    celery = celeryfactory(app, load_tasks=False)
     sent = failed = 0
     while True:
         done = relay_once(celery, engine)

@@ -2,4 +2,3 @@
 
 EXTENSIONS = ["wdb.database", "appfactory.celery"]
 PACKAGES = ["wdb"]
-SECRET_KEY = "wdb-tests-only"
