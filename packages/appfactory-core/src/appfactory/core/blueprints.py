@@ -31,7 +31,7 @@ def package_blueprints(info: PackageInfo) -> list[Blueprint]:
                 f"{type(listed).__name__}; write blueprints = [blueprint_a, blueprint_b]."
             )
         found.extend((f"blueprints[{i}]", bp) for i, bp in enumerate(listed))
-    blueprints = []
+    blueprints: list[Blueprint] = []
     for name, value in found:
         if not isinstance(value, Blueprint):
             raise PackageContentError(
