@@ -131,7 +131,10 @@ def reliability(session: nox.Session) -> None:
     or rabbitmq-server, and PostgreSQL on 127.0.0.1:5432 or its binaries; under
     CI a missing one fails instead of skipping.
     """
-    session.install(*editable_args(extras=True), POSTGRES_DRIVER, "pytest", "pytest-timeout")
+    # gunicorn: the web host of the several-hosts tests.
+    session.install(
+        *editable_args(extras=True), POSTGRES_DRIVER, "gunicorn", "pytest", "pytest-timeout"
+    )
     suite = ROOT / "packages" / "appfactory-celery" / "tests"
     session.run("pytest", *PYTEST_OPTIONS, "-m", "reliability", str(suite), *session.posargs)
 
