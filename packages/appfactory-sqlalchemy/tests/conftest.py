@@ -108,7 +108,7 @@ class Run:
         from appfactory.core.testing import AppCliRunner
 
         result = AppCliRunner(self.cli).invoke(args=list(args))
-        assert result.exit_code == code, result.output
+        assert result.exit_code == code, (result.output, result.exception)
         return result.output
 
     def tables(self) -> set[str]:
@@ -136,3 +136,41 @@ def make_run() -> t.Callable[..., Run]:
         return Run(url, packages, **settings)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def forget_tables() -> t.Iterator[None]:
+    """Tables that a test's packages put on ``db.metadata`` leave it after the test."""
+    from appfactory.sqlalchemy import db
+
+    before = set(db.metadata.tables)
+    yield
+    for name in set(db.metadata.tables) - before:
+        db.metadata.remove(db.metadata.tables[name])
+
+
+def revision_file(
+    revision: str,
+    down: str | None,
+    upgrade: str,
+    downgrade: str = "pass",
+    label: str | None = None,
+    depends_on: str | None = None,
+) -> str:
+    """The source of a revision file."""
+    labels = f"({label!r},)" if label else "None"
+    return (
+        f'"""Revision {revision}."""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = {labels}\n"
+        f"depends_on = {depends_on!r}\n\n\ndef upgrade():\n    {upgrade}\n\n\n"
+        f"def downgrade():\n    {downgrade}\n"
+    )
+
+
+def table_model(table: str, extra: str = "") -> str:
+    """A models module defining ``table`` on the app's metadata."""
+    return (
+        "import sqlalchemy as sa\nfrom appfactory.sqlalchemy import db\n\n"
+        f"table = sa.Table({table!r}, db.metadata, sa.Column('id', sa.Integer, "
+        f"primary_key=True){extra})\n"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import re
 import typing as t
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -25,9 +26,11 @@ MIGRATIONS = "migrations"
 #: The name, in ``<pkg>/migrations/__init__.py``, of the packages whose tables it needs.
 DEPENDS_ON = "DEPENDS_ON"
 
-#: The tables each ``models`` module defined, by module name: a module imported once per
-#: process defines its tables once, and every later app of the process reads them here.
-_TABLES_BY_MODULE: dict[str, tuple[str, ...]] = {}
+#: The tables each ``models`` module defined: a module imported once per process defines
+#: its tables once, and every later app of the process reads them here.
+_TABLES_BY_MODULE: weakref.WeakKeyDictionary[ModuleType, tuple[str, ...]] = (
+    weakref.WeakKeyDictionary()
+)
 
 _ALREADY_DEFINED = re.compile(r"Table '([^']+)' is already defined")
 
@@ -70,7 +73,7 @@ def discover_packages(app: Flask, metadata: sa.MetaData) -> DatabasePackages:
         package = PackageDatabase(info.name)
         module = _import_models(info.name, metadata, owners)
         if module is not None:
-            package.tables = _TABLES_BY_MODULE[module.__name__]
+            package.tables = _TABLES_BY_MODULE[module]
             for table in package.tables:
                 owners.setdefault(table, info.name)
         package.folder = migrations_folder(importlib.import_module(info.name))
@@ -104,10 +107,10 @@ def _import_models(
         raise
     if module is None:
         return None
-    if name not in _TABLES_BY_MODULE:
+    if module not in _TABLES_BY_MODULE:
         tables = [table for table in metadata.tables if table not in before]
         tables += [table for table in _module_tables(module) if table not in tables]
-        _TABLES_BY_MODULE[name] = tuple(tables)
+        _TABLES_BY_MODULE[module] = tuple(tables)
     return module
 
 

@@ -286,19 +286,18 @@ class Migrations:
             try:
                 operation(self.config, target)
             except Exception as exc:
-                raise self._failure(exc, target, job) from exc
-            return list(job.applied)
+                failed = exc
+            else:
+                return list(job.applied)
+        raise self._failure(failed, target) from failed
 
-    def _failure(self, exc: Exception, target: str, job: Job) -> MigrationError:
+    def _failure(self, exc: Exception, target: str) -> MigrationError:
         culprit = self._culprit(exc)
         if culprit is None:
             return MigrationError(
                 f"Migrating to {target!r} failed: {self._describe(exc)}. Nothing was "
                 "changed by the revision that failed."
             )
-        with contextlib.suppress(Exception):
-            if job.connection.in_transaction():
-                job.connection.rollback()
         try:
             with self.connect() as fresh:
                 now = self.current(fresh.connection)
@@ -329,6 +328,8 @@ class Migrations:
     @staticmethod
     def _describe(exc: BaseException) -> str:
         text = describe_exception(exc)
+        if isinstance(exc, SyntaxError) and exc.filename:
+            text = f"{type(exc).__name__} in {exc.filename}, line {exc.lineno}: {exc.msg}"
         if isinstance(exc, sa.exc.DBAPIError):
             text = f"{type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0]}"
         return mask_url(text.rstrip("."))
