@@ -139,10 +139,15 @@ def make_run() -> t.Callable[..., Run]:
 
 
 @pytest.fixture(autouse=True)
-def forget_tables() -> t.Iterator[None]:
-    """Tables that a test's packages put on ``db.metadata`` leave it after the test."""
+def forget_tables(isolated: Path) -> t.Iterator[None]:
+    """Tables that a test's packages put on ``db.metadata`` leave it after the test
+    (those of ``tests/dbapps``, imported once, stay)."""
+    import importlib
+
     from appfactory.sqlalchemy import db
 
+    for package in PACKAGES:
+        importlib.import_module(f"{package}.models")
     before = set(db.metadata.tables)
     yield
     for name in set(db.metadata.tables) - before:

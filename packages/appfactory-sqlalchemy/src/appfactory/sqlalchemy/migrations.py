@@ -6,6 +6,7 @@ Imported by the ``db`` commands and by ``check`` only: the web app's start and
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
 import os
@@ -57,7 +58,8 @@ class Migrations:
             for name, package in self.found.packages.items()
             if package.folder is not None
         }
-        self.config = Config()
+        # quiet: Alembic's own lines ("Generating ...") are not the command's output.
+        self.config = Config(cmd_opts=argparse.Namespace(quiet=True))
         self.config.set_main_option("script_location", str(TEMPLATE))
         self.config.set_main_option("path_separator", "os")
         self.config.set_main_option(
@@ -238,7 +240,7 @@ class Migrations:
                 )
             except CommandError as exc:
                 raise MigrationError(
-                    f"No revision made for package {package!r}: {exc}. "
+                    f"No revision made for package {package!r}: {self._describe(exc)}. "
                     + ("Run 'db upgrade' first." if "up to date" in str(exc) else "")
                 ) from exc
         assert isinstance(made, Script)
