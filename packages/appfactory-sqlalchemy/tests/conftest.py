@@ -179,3 +179,15 @@ def table_model(table: str, extra: str = "") -> str:
         f"table = sa.Table({table!r}, db.metadata, sa.Column('id', sa.Integer, "
         f"primary_key=True){extra})\n"
     )
+
+
+@pytest.fixture(autouse=True)
+def dispose_engines() -> t.Iterator[None]:
+    """Close the pooled connections of the apps a test made (the CLI's apps are not
+    the test's to reach), before their databases are dropped."""
+    yield
+    from appfactory.sqlalchemy import db
+
+    for engines in list(db._app_engines.values()):
+        for engine in engines.values():
+            engine.dispose()

@@ -110,6 +110,8 @@ def _pending(app: Flask, migrations: object) -> list[Problem]:
                     pending = migrations.pending(job.connection)
             except sa.exc.OperationalError:
                 return []  # Not reachable from here: nothing can be said about it.
+            finally:
+                db.engine.dispose()
     return [
         CHECKS["AF402"].problem(package=name, database=mask_url(database), heads=", ".join(heads))
         for name, heads in pending.items()

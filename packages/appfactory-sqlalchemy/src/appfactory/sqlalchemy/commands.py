@@ -5,6 +5,7 @@ Alembic is imported when a command runs, not when the group is listed.
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 
 import click
@@ -15,10 +16,16 @@ if t.TYPE_CHECKING:
     from .migrations import Migrations
 
 
-def _migrations() -> Migrations:
+@contextlib.contextmanager
+def _migrations() -> t.Iterator[Migrations]:
+    """The app's migrations; the connections they opened are closed at the end."""
+    from .extension import db
     from .migrations import Migrations
 
-    return Migrations(current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        yield Migrations(current_app._get_current_object())  # type: ignore[attr-defined]
+    finally:
+        db.engine.dispose()
 
 
 @click.group("db")
@@ -38,16 +45,16 @@ def upgrade(package: str | None, revision: str | None) -> None:
     """
     if package and revision:
         raise click.UsageError("Give --package or REVISION, not both.")
-    migrations = _migrations()
-    if not migrations.folders:
-        click.echo("No package has migrations.")
-        return
-    applied = migrations.upgrade(package, revision)
-    with migrations.connect() as job:
-        current = migrations.current(job.connection)
-    click.echo(f"Applied {len(applied)} revision(s).")
-    for name, rev in current.items():
-        click.echo(f"{name}: {rev or 'base'}")
+    with _migrations() as migrations:
+        if not migrations.folders:
+            click.echo("No package has migrations.")
+            return
+        applied = migrations.upgrade(package, revision)
+        with migrations.connect() as job:
+            current = migrations.current(job.connection)
+        click.echo(f"Applied {len(applied)} revision(s).")
+        for name, rev in current.items():
+            click.echo(f"{name}: {rev or 'base'}")
 
 
 @db_group.command()
@@ -57,24 +64,24 @@ def upgrade(package: str | None, revision: str | None) -> None:
 def downgrade(package: str, target: str) -> None:
     """Downgrade one package's migrations: one revision (default), to TARGET, or
     to 'base' (its tables dropped)."""
-    migrations = _migrations()
-    removed = migrations.downgrade(package, target)
-    with migrations.connect() as job:
-        now = migrations.current(job.connection)[package]
-    click.echo(f"Reverted {len(removed)} revision(s); {package}: {now or 'base'}")
+    with _migrations() as migrations:
+        removed = migrations.downgrade(package, target)
+        with migrations.connect() as job:
+            now = migrations.current(job.connection)[package]
+        click.echo(f"Reverted {len(removed)} revision(s); {package}: {now or 'base'}")
 
 
 @db_group.command()
 @with_appcontext
 def current() -> None:
     """Show each package's revision in the database."""
-    migrations = _migrations()
-    with migrations.connect() as job:
-        found = migrations.current(job.connection)
-        pending = migrations.pending(job.connection)
-    for name, rev in found.items():
-        state = "head" if name not in pending else "not at head"
-        click.echo(f"{name}: {rev or 'base'} ({state})")
+    with _migrations() as migrations:
+        with migrations.connect() as job:
+            found = migrations.current(job.connection)
+            pending = migrations.pending(job.connection)
+        for name, rev in found.items():
+            state = "head" if name not in pending else "not at head"
+            click.echo(f"{name}: {rev or 'base'} ({state})")
 
 
 @db_group.command()
@@ -82,19 +89,19 @@ def current() -> None:
 @with_appcontext
 def history(package: str | None) -> None:
     """List each package's revisions, newest first."""
-    migrations = _migrations()
-    if package is not None:
-        migrations.require(package)
-    with migrations.connect() as job:
-        applied = migrations.applied(job.connection)
-    for name, branch in migrations.branches.items():
-        if package not in (None, name):
-            continue
-        click.echo(f"{name}:")
-        for rev in branch.revisions:
-            down = ", ".join(_down(rev.down_revision)) or "base"
-            mark = "x" if rev.revision in applied else " "
-            click.echo(f"  [{mark}] {down} -> {rev.revision}: {rev.doc}")
+    with _migrations() as migrations:
+        if package is not None:
+            migrations.require(package)
+        with migrations.connect() as job:
+            applied = migrations.applied(job.connection)
+        for name, branch in migrations.branches.items():
+            if package not in (None, name):
+                continue
+            click.echo(f"{name}:")
+            for rev in branch.revisions:
+                down = ", ".join(_down(rev.down_revision)) or "base"
+                mark = "x" if rev.revision in applied else " "
+                click.echo(f"  [{mark}] {down} -> {rev.revision}: {rev.doc}")
 
 
 @db_group.command()
@@ -108,7 +115,8 @@ def history(package: str | None) -> None:
 @with_appcontext
 def revision(package: str, message: str, autogenerate: bool) -> None:
     """Write a new revision of one package, comparing its tables only."""
-    made = _migrations().revision(package, message, autogenerate)
+    with _migrations() as migrations:
+        made = migrations.revision(package, message, autogenerate)
     click.echo(f"Revision {made.revision} of {package}: {made.path}")
 
 
