@@ -82,8 +82,7 @@ def test_table_defined_twice(
     assert (
         "error AF403 table-defined-twice: Table 'mig_user' is defined by packages "
         "'mig_accounts' and 'mig_shadow'; their models and migrations would fight over it. "
-        "Hint: Give each table one owner: rename one (__tablename__), or drop a package."
-        in output
+        "Hint: Give each table one owner: rename one (__tablename__), or drop a package." in output
     )
 
 

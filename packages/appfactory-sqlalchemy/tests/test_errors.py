@@ -63,9 +63,7 @@ def test_revision_file_that_does_not_import(
 def test_first_revision_without_branch_label(
     sqlite_url: str, make_run: t.Callable[..., Run], make_package: t.Callable[..., Path]
 ) -> None:
-    folder = make_package(
-        "mig_nolabel", {"migrations/n1.py": revision_file("n1", None, "pass")}
-    )
+    folder = make_package("mig_nolabel", {"migrations/n1.py": revision_file("n1", None, "pass")})
     run = make_run(sqlite_url, ["mig_nolabel"])
 
     output = run("db", "current", code=1)
@@ -84,7 +82,8 @@ def test_dependency_that_is_not_a_package(sqlite_url: str, make_run: t.Callable[
 
     assert (
         "Error: Extension 'appfactory.sqlalchemy' in EXTENSIONS failed while setting up the "
-        "app: MigrationDependencyError: Package 'mig_orders' needs the tables of package 'mig_accounts' (DEPENDS_ON in "
+        "app: MigrationDependencyError: Package 'mig_orders' needs the tables of package "
+        "'mig_accounts' (DEPENDS_ON in "
         "mig_orders.migrations), but 'mig_accounts' is not a package of the app; add it to "
         "PACKAGES, or remove it from DEPENDS_ON." in output
     )
@@ -94,9 +93,7 @@ def test_dependency_without_migrations(
     sqlite_url: str, make_run: t.Callable[..., Run], make_package: t.Callable[..., Path]
 ) -> None:
     make_package("mig_plain", {})
-    make_package(
-        "mig_needs", {"migrations/__init__.py": "DEPENDS_ON = ['mig_plain']"}
-    )
+    make_package("mig_needs", {"migrations/__init__.py": "DEPENDS_ON = ['mig_plain']"})
     run = make_run(sqlite_url, ["mig_needs", "mig_plain"])
 
     output = run("db", "upgrade", code=1)

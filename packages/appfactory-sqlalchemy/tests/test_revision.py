@@ -30,7 +30,8 @@ def test_first_revision_of_a_package_creates_its_tables_only(
     assert "branch_labels = ('mig_notes',)" in source
     assert "depends_on = None" in source
     # Other packages' tables, and tables of no package, are left alone.
-    assert "mig_user" not in source and "stray" not in source
+    assert "mig_user" not in source
+    assert "stray" not in source
     assert (folder / "migrations" / "__init__.py").is_file()
 
     run("db", "upgrade")
@@ -77,6 +78,6 @@ def test_revision_needs_an_up_to_date_database(
     output = run("db", "revision", "--package", "mig_catalog", "-m", "More", code=1)
 
     assert (
-        "Error: No revision made for package 'mig_catalog': CommandError: Target database is not up "
-        "to date. Run 'db upgrade' first." in output
+        "Error: No revision made for package 'mig_catalog': CommandError: Target database is "
+        "not up to date. Run 'db upgrade' first." in output
     )

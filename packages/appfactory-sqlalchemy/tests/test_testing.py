@@ -64,10 +64,12 @@ def test_database_per_run_and_rollback_per_test(pytester: pytest.Pytester, serve
     result.assert_outcomes(passed=3)
     (url,) = [line.partition("URL ")[2] for line in result.outlines if "URL " in line]
     if server == "sqlite":
-        assert url.startswith("sqlite:///") and "/test_" in url
+        assert url.startswith("sqlite:///")
+        assert "/test_" in url
     else:
         name = url.rpartition("/")[2]
-        assert url.startswith("postgresql+psycopg://postgres@") and "appfactory_test_" in name
+        assert url.startswith("postgresql+psycopg://postgres@")
+        assert "appfactory_test_" in name
         assert not _database_exists(name)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .checks import CHECKS
+from .database import db
 from .discovery import DEPENDS_ON, MIGRATIONS
 from .errors import MigrationDependencyError, MigrationError, TableConflictError
-from .extension import db, setup_app
+from .extension import setup_app
 from .version import __version__
 
 __all__ = [

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import Flask
 
+import sqlalchemy as sa
 from appfactory.core import Check, Level, Problem, check_table, mask_url
 
+from .database import database_packages, db
 from .errors import MigrationError
-from .extension import database_packages, db
 
 #: The checks of appfactory-sqlalchemy, by id (the checks reference documents each).
 CHECKS = check_table(

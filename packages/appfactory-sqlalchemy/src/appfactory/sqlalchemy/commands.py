@@ -19,7 +19,7 @@ if t.TYPE_CHECKING:
 @contextlib.contextmanager
 def _migrations() -> t.Iterator[Migrations]:
     """The app's migrations; the connections they opened are closed at the end."""
-    from .extension import db
+    from .database import db
     from .migrations import Migrations
 
     try:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-import sqlalchemy as sa
 from flask import Flask
 
+import sqlalchemy as sa
 from appfactory.core import PackageModuleError, discover_modules, get_registry
 from appfactory.core import import_package_module as import_module_of
 

@@ -7,10 +7,13 @@ apps and packages, so that no package ships an ``env.py`` of its own.
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+
+import sqlalchemy as sa
 
 #: The key, in ``alembic.config.Config.attributes``, of the :class:`Job`.
 JOB = "appfactory.sqlalchemy.job"
@@ -28,14 +31,26 @@ class Job:
     applied: list[str] = field(default_factory=list)
 
     def include_object(
-        self, obj: t.Any, name: str | None, type_: str, reflected: bool, compare_to: t.Any
+        self,
+        obj: t.Any,  # noqa: ARG002 (Alembic's signature)
+        name: str | None,
+        type_: str,
+        reflected: bool,  # noqa: ARG002
+        compare_to: t.Any,  # noqa: ARG002
     ) -> bool:
         """Autogenerate sees only this package's tables: other packages' are left alone."""
         if type_ != "table" or self.tables is None:
             return True
         return name in self.tables
 
-    def on_version_apply(self, *, step: t.Any, **_: t.Any) -> None:
+    def on_version_apply(
+        self,
+        ctx: MigrationContext,  # noqa: ARG002 (Alembic's signature)
+        step: MigrationInfo,
+        heads: Collection[t.Any],  # noqa: ARG002
+        run_args: Mapping[str, t.Any],  # noqa: ARG002
+    ) -> None:
+        """Record each revision applied (upgrade) or reverted (downgrade)."""
         self.applied.extend(step.up_revision_ids)
 
 

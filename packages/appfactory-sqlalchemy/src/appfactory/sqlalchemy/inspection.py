@@ -6,8 +6,8 @@ from flask import Flask
 
 from appfactory.core import add_package_items
 
+from .database import database_packages
 from .errors import MigrationError
-from .extension import database_packages
 
 _LISTED = "appfactory.sqlalchemy.listed"
 

@@ -15,7 +15,6 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -23,12 +22,13 @@ from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 from flask import Flask
 
+import sqlalchemy as sa
 from appfactory.core import describe_exception, mask_url
 
+from .database import database_packages, db
 from .discovery import DEPENDS_ON, MIGRATIONS, DatabasePackages
 from .environment import JOB, Job
 from .errors import MigrationError
-from .extension import database_packages, db
 
 #: The folder of Alembic's ``env.py`` and revision template, shared by every package.
 TEMPLATE = Path(__file__).parent / "script_template"
@@ -173,7 +173,9 @@ class Migrations:
         targets = (
             [revision]
             if revision is not None
-            else [head for name in self.upgrade_order(package) for head in self.branches[name].heads]
+            else [
+                head for name in self.upgrade_order(package) for head in self.branches[name].heads
+            ]
         )
         applied: list[str] = []
         for target in targets:
@@ -195,9 +197,7 @@ class Migrations:
                 )
             destination = rev.revision
         dependents = [
-            name
-            for name in self.found.order
-            if package in self.found.packages[name].depends_on
+            name for name in self.found.order if package in self.found.packages[name].depends_on
         ]
         with self.connect() as job:
             current = self.current(job.connection)
@@ -262,7 +262,7 @@ class Migrations:
 
     def _create_folder(self, package: str) -> Path:
         module = importlib.import_module(package)
-        folder = Path(list(module.__path__)[0]) / MIGRATIONS
+        folder = Path(next(iter(module.__path__))) / MIGRATIONS
         folder.mkdir()
         (folder / "__init__.py").write_text(
             f'"""Alembic revisions of {package}: its branch, labelled {package!r}."""\n\n'
@@ -341,4 +341,3 @@ def _tuple(value: str | t.Sequence[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
     return (value,) if isinstance(value, str) else tuple(value)
-

@@ -28,13 +28,13 @@ import typing as t
 import uuid
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
+import sqlalchemy as sa
 from appfactory.core import load_application
 from appfactory.core.testing import SECRET_KEY, discover_app_name, isolated_environment
 
-from .extension import db
+from .database import db
 
 #: The ini option, command-line option and variable that name the test database's server.
 OPTION = "database_url"
@@ -137,12 +137,12 @@ def db_session(database_app: Flask) -> t.Iterator[t.Any]:
     so that nothing a test writes is seen by the next.
     """
     with database_app.app_context():
-        engines = db.engines
+        engines = t.cast(dict[str | None, t.Any], db.engines)
         saved = dict(engines)
         with db.engine.connect() as connection:
             transaction = connection.begin()
             for key in engines:
-                engines[key] = connection  # type: ignore[assignment]
+                engines[key] = connection
             db.session.remove()
             db.session.configure(join_transaction_mode="create_savepoint")
             try:
