@@ -36,8 +36,10 @@ from appfactory.core.testing import SECRET_KEY, discover_app_name, isolated_envi
 
 from .database import db
 
-#: The ini option, command-line option and variable that name the test database's server.
+#: The ini option (``database_url = <URL>``) that names the test database's server;
+#: ``--database-url`` on the command line.
 OPTION = "database_url"
+#: The environment variable that names it, when neither option does.
 VARIABLE = "APPFACTORY_TEST_DATABASE_URL"
 
 __all__ = ["OPTION", "VARIABLE", "empty_database"]
@@ -61,6 +63,7 @@ def empty_database(url: str | sa.URL, folder: str | os.PathLike[str]) -> t.Itera
     are left.
 
     >>> import tempfile
+    >>> from appfactory.sqlalchemy.testing import empty_database
     >>> with empty_database("sqlite://", tempfile.mkdtemp()) as url:
     ...     url.startswith("sqlite:///")
     True
