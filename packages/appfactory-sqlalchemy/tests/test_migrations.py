@@ -85,6 +85,10 @@ def test_dependency_cannot_go_to_base_under_its_dependent(
     )
     assert run.versions() == HEADS
 
+    run("db", "downgrade", "--package", "mig_accounts")  # a1000000002: nothing needs it
+    output = run("db", "downgrade", "--package", "mig_accounts", code=1)
+    assert "Package 'mig_accounts' cannot go down to -1: the tables of 'mig_orders'" in output
+
     run("db", "downgrade", "--package", "mig_orders", "base")
     run("db", "downgrade", "--package", "mig_accounts", "base")
 
@@ -115,6 +119,16 @@ def test_history_marks_what_is_applied(sqlite_url: str, make_run: t.Callable[...
             ["downgrade", "--package", "mig_accounts", "c1000000001"],
             "Error: Revision 'c1000000001' is of package 'mig_catalog', not 'mig_accounts'; "
             "give a revision of 'mig_accounts', '-1' or 'base'.",
+        ),
+        (
+            ["upgrade", "nope"],
+            "Error: Migrating to 'nope' failed: CommandError: Can't locate revision identified "
+            "by 'nope'. See the revisions with 'db history'.",
+        ),
+        (
+            ["downgrade", "--package", "mig_accounts", "nope"],
+            "Error: Unknown revision 'nope': CommandError: Can't locate revision identified by "
+            "'nope'. See the revisions with 'db history'.",
         ),
         (
             ["upgrade", "--package", "mig_orders", "o1000000001"],

@@ -196,20 +196,56 @@ class Migrations:
                     f"{package!r}; give a revision of {package!r}, '-1' or 'base'."
                 )
             destination = rev.revision
-        dependents = [
-            name for name in self.found.order if package in self.found.packages[name].depends_on
-        ]
         with self.connect() as job:
-            current = self.current(job.connection)
-        if target == "base" and any(current.get(name) for name in dependents):
+            applied = self.applied(job.connection)
+        blockers = self._blockers(package, self._removed(package, target, applied), applied)
+        if blockers:
             raise MigrationError(
-                f"Package {package!r} cannot go down to base: the tables of "
-                + ", ".join(repr(n) for n in dependents if current.get(n))
+                f"Package {package!r} cannot go down to {target}: the tables of "
+                + ", ".join(repr(n) for n in blockers)
                 + f" need its tables ({DEPENDS_ON}); downgrade "
-                + ("that package" if len(dependents) == 1 else "those packages")
+                + ("that package" if len(blockers) == 1 else "those packages")
                 + " first."
             )
         return self._run(command.downgrade, destination)
+
+    def _removed(self, package: str, target: str, applied: set[str]) -> set[str]:
+        """The applied revisions of ``package`` that a downgrade to ``target`` removes."""
+        branch = {rev.revision: rev for rev in self.branches[package].revisions}
+        done = {rev for rev in branch if rev in applied}
+        if target == "base":
+            return done
+        if target.startswith("-") and target[1:].isdigit():
+            removed: set[str] = set()
+            tops = done - {d for rev in done for d in _tuple(branch[rev].down_revision)}
+            for _ in range(int(target[1:])):
+                removed |= tops
+                tops = {d for rev in tops for d in _tuple(branch[rev].down_revision)} & done
+            return removed
+        kept: set[str] = set()
+        todo = [self._get(target).revision]
+        while todo:
+            rev = todo.pop()
+            if rev in branch and rev not in kept:
+                kept.add(rev)
+                todo.extend(_tuple(branch[rev].down_revision))
+        return done - kept
+
+    def _blockers(self, package: str, removed: set[str], applied: set[str]) -> list[str]:
+        """The other packages whose applied migrations need a revision in ``removed``
+        (their ``depends_on``), or any table of ``package`` when it goes to base."""
+        kept = {r.revision for r in self.branches[package].revisions if r.revision in applied}
+        to_base = bool(removed) and not kept - removed
+        found = []
+        for name, branch in self.branches.items():
+            if name == package:
+                continue
+            done = [rev for rev in branch.revisions if rev.revision in applied]
+            needs = {self._get(dep).revision for rev in done for dep in _tuple(rev.dependencies)}
+            declared = package in self.found.packages[name].depends_on
+            if needs & removed or (to_base and declared and done):
+                found.append(name)
+        return found
 
     def revision(self, package: str, message: str, autogenerate: bool = True) -> Script:
         """Start (or continue) ``package``'s migrations with a new revision file."""
@@ -278,7 +314,10 @@ class Migrations:
         try:
             found = self.script.get_revision(revision)
         except CommandError as exc:
-            raise MigrationError(f"Unknown revision {revision!r}: {exc}.") from exc
+            raise MigrationError(
+                f"Unknown revision {revision!r}: {self._describe(exc)}. See the revisions with "
+                "'db history'."
+            ) from exc
         if found is None:
             raise MigrationError(f"Unknown revision {revision!r}.")
         return found
@@ -297,8 +336,8 @@ class Migrations:
         culprit = self._culprit(exc)
         if culprit is None:
             return MigrationError(
-                f"Migrating to {target!r} failed: {self._describe(exc)}. Nothing was "
-                "changed by the revision that failed."
+                f"Migrating to {target!r} failed: {self._describe(exc)}. See the "
+                "revisions with 'db history'."
             )
         try:
             with self.connect() as fresh:
