@@ -28,6 +28,7 @@ PYTHON = "3.11"
 DISTRIBUTION_FOLDERS = [
     "packages/appfactory-core",
     "packages/appfactory-celery",
+    "packages/appfactory-sqlalchemy",
     "packages/mymodule",
     "examples/myapp",
 ]
@@ -157,6 +158,8 @@ def typing(session: nox.Session) -> None:
     packages = ["-p", "appfactory.core"]
     if (ROOT / "packages/appfactory-celery").is_dir():
         packages += ["-p", "appfactory.celery"]
+    if (ROOT / "packages/appfactory-sqlalchemy").is_dir():
+        packages += ["-p", "appfactory.sqlalchemy"]
     examples = ["-p", "mymodule", "-p", "myapp", "-p", "myexts"]
     # The examples are not on mypy.ini's mypy_path; MYPYPATH adds their src folders.
     mypypath = os.pathsep.join(
