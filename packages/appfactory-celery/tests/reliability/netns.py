@@ -14,8 +14,10 @@ side's socket), which no network fault cuts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import typing as t
 import uuid
@@ -104,8 +106,13 @@ class Network:
         return host
 
     def close(self) -> None:
-        """Delete every namespace (their interfaces go with them)."""
+        """End what still runs in the namespaces (programs that the test's own
+        programs started, such as RabbitMQ's epmd), then delete them."""
         for name in reversed(self._namespaces):
+            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+            for pid in pids.stdout.split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         self._namespaces.clear()
 

@@ -42,6 +42,17 @@ pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="network namespaces (Linux)"),
 ]
 
+#: Seconds between AMQP heartbeats: RabbitMQ closes a silent connection after two.
+HEARTBEAT = 5
+
+#: Exits 0 when an AMQP server answers on argv[1]:5672.
+AMQP_PROBE = """
+import socket, sys
+with socket.create_connection((sys.argv[1], 5672), timeout=2) as sock:
+    sock.sendall(b"AMQP\\x00\\x00\\x09\\x01")
+    sys.exit(0 if sock.recv(8)[:1] == b"\\x01" else 1)
+"""
+
 #: Unacknowledged tasks of a lost worker come back after this many seconds.
 VISIBILITY = 6
 TRANSPORT_OPTIONS = {
@@ -70,7 +81,8 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class Cluster:
     """The hosts of one test and the processes it started on them (ended by PID)."""
 
-    def __init__(self, network: Network, folder: Path) -> None:
+    def __init__(self, network: Network, folder: Path, kind: str) -> None:
+        self.kind = kind
         self.network = network
         self.folder = folder
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -82,10 +94,18 @@ class Cluster:
             "PACKAGES": repr(["wledger", "wsend"]),
             "LEDGER_URL": f"unix://{self.ledger_socket}?db=0",
             "SECRET_KEY": secrets.token_hex(32),
-            "CELERY_BROKER_URL": f"redis://:{self.broker_password}@{self.broker.address}:6379/0",
             "CELERY_TASK_DEFAULT_QUEUE": f"appfactory-hosts-{uuid.uuid4().hex[:8]}",
-            "CELERY_BROKER_TRANSPORT_OPTIONS": repr(TRANSPORT_OPTIONS),
         }
+        if kind == "redis":
+            address = f":{self.broker_password}@{self.broker.address}:6379/0"
+            self.settings["CELERY_BROKER_URL"] = f"redis://{address}"
+            self.settings["CELERY_BROKER_TRANSPORT_OPTIONS"] = repr(TRANSPORT_OPTIONS)
+        else:
+            address = f"afhosts:{self.broker_password}@{self.broker.address}:5672//"
+            self.settings["CELERY_BROKER_URL"] = f"amqp://{address}"
+            # RabbitMQ gives back a lost worker's messages when it closes the
+            # connection: after two missed heartbeats (Celery's default: 120 s).
+            self.settings["CELERY_BROKER_HEARTBEAT"] = str(HEARTBEAT)
 
     def start(self) -> None:
         """Start the ledger and the broker host's Redis."""
@@ -115,6 +135,9 @@ class Cluster:
         assert wait_until(self.ledger_socket.exists, 10), "the ledger Redis did not start"
 
     def _start_broker(self) -> None:
+        if self.kind == "rabbitmq":
+            self._start_rabbitmq()
+            return
         command = ["redis-server", "--bind", self.broker.address, "--port", "6379", "--save",
                    "", "--appendonly", "no", "--dir", str(self.folder),
                    "--requirepass", self.broker_password]  # fmt: skip
@@ -123,6 +146,36 @@ class Cluster:
         assert wait_until(answers, 10), (
             f"the broker host's Redis did not start:\n{self.log('broker')}"
         )
+
+    def _start_rabbitmq(self) -> None:
+        """A RabbitMQ node of the test's on the broker host, with a user of its own."""
+        binary = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        if not binary.exists():
+            unavailable("RabbitMQ is not installed (/usr/lib/rabbitmq/bin/rabbitmq-server)")
+        folder = self.folder / "rabbitmq"
+        folder.mkdir()
+        config = folder / "rabbitmq.conf"
+        config.write_text(
+            f"listeners.tcp.1 = {self.broker.address}:5672\n"
+            "default_user = afhosts\n"
+            f"default_pass = {self.broker_password}\n"
+        )
+        env = {
+            **os.environ,
+            "RABBITMQ_CONFIG_FILE": str(config),
+            "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
+            "RABBITMQ_NODENAME": f"af{self.network.tag}@localhost",
+            "RABBITMQ_MNESIA_BASE": str(folder),
+            "RABBITMQ_LOG_BASE": str(folder),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+        }
+        self._start(self.broker, [str(binary)], "broker", env)
+        probe = [sys.executable, "-c", AMQP_PROBE, self.broker.address]
+
+        def answers() -> bool:
+            return subprocess.run(self.broker.command(probe), capture_output=True).returncode == 0
+
+        assert wait_until(answers, 120), f"RabbitMQ did not start:\n{self.log('broker')}"
 
     def _answers_on(self, host: Host) -> t.Callable[[], bool]:
         probe = ["redis-cli", "-h", host.address, "-p", "6379", "--no-auth-warning",
@@ -201,7 +254,8 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster() -> t.Iterator[Cluster]:
+def cluster(request: pytest.FixtureRequest) -> t.Iterator[Cluster]:
+    """The hosts of a test, on Redis, or on the broker named by an indirect parameter."""
     require_namespaces()
     for program in ("redis-server", "redis-cli"):
         if shutil.which(program) is None:
@@ -213,7 +267,7 @@ def cluster() -> t.Iterator[Cluster]:
     # Short: Unix socket paths are limited to about 100 characters.
     folder = Path(tempfile.mkdtemp(prefix="afh-"))
     network = Network()
-    made = Cluster(network, folder)
+    made = Cluster(network, folder, getattr(request, "param", "redis"))
     try:
         made.start()
         yield made
@@ -241,6 +295,10 @@ def wait_all_done(cluster: Cluster, sent: list[str], seconds: float) -> float:
 # -- a worker host's network cut, then restored --------------------------------------------
 
 
+BOTH_BROKERS = pytest.mark.parametrize("cluster", ["redis", "rabbitmq"], indirect=True)
+
+
+@BOTH_BROKERS
 def test_worker_host_cut_then_restored(cluster: Cluster) -> None:
     cluster.start_web()
     cluster.start_worker("w1")
@@ -249,15 +307,23 @@ def test_worker_host_cut_then_restored(cluster: Cluster) -> None:
     assert not failed
     assert wait_until(lambda: cluster.ledger.done() >= 20, 60)
     w1 = cluster.network.hosts["w1"]
+    # Longer than the time the broker takes to give the cut host's messages to
+    # another: Redis's visibility timeout, RabbitMQ's two missed heartbeats.
+    seconds = 10 if cluster.kind == "redis" else 30
     w1.cut()
     cut_at = time.monotonic()
-    time.sleep(10)
+    done_while_cut = wait_until(lambda: cluster.ledger.done() >= len(sent), seconds)
+    finished = time.monotonic()
+    time.sleep(max(cut_at + seconds - time.monotonic(), 0))
     w1.restore()
-    finished = wait_all_done(cluster, sent, 120)
+    if not done_while_cut:
+        finished = wait_all_done(cluster, sent, 120)
+    time.sleep(2)  # late duplicates
+    when = "while still cut" if done_while_cut else "after the restore"
     tally = cluster.ledger.tally(
-        "worker host's link cut 10 s, restored (redis, 2 worker hosts)",
+        f"worker host's link cut {seconds} s, restored ({cluster.kind}, 2 worker hosts)",
         sent,
-        last_done_after_cut=f"{finished - cut_at:.1f}s",
+        last_done_after_cut=f"{finished - cut_at:.1f}s ({when})",
     )
     assert tally.lost == 0
     assert tally.completed == len(sent)
@@ -266,6 +332,7 @@ def test_worker_host_cut_then_restored(cluster: Cluster) -> None:
 # -- a worker host killed, a new one added under load -----------------------------------------
 
 
+@BOTH_BROKERS
 def test_worker_host_killed_and_new_host_added_under_load(cluster: Cluster) -> None:
     cluster.start_web()
     cluster.start_worker("w1")
@@ -281,7 +348,7 @@ def test_worker_host_killed_and_new_host_added_under_load(cluster: Cluster) -> N
     sent += more
     finished = wait_all_done(cluster, sent, 150)
     tally = cluster.ledger.tally(
-        "worker host SIGKILLed, new worker host added under load (redis)",
+        f"worker host SIGKILLed, new worker host added under load ({cluster.kind})",
         sent,
         last_done_after_kill=f"{finished - killed_at:.1f}s",
     )
