@@ -18,8 +18,9 @@ pytest_plugins = ["appfactory.core.testing"]
 
 
 def create_testapp(load: bool = True, **config: t.Any) -> Flask:
-    """``testapp``: an app whose only package is mymodule."""
-    return appfactory("testapp", None, load=load, **{"PACKAGES": ["mymodule"], **config})
+    """``testapp``: an app whose only package is mymodule, with the database its models use."""
+    settings = {"PACKAGES": ["mymodule"], "EXTENSIONS": ["myexts.sqlalchemy"], **config}
+    return appfactory("testapp", None, load=load, **settings)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import sqlite3
 import typing as t
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import mymodule.models
 import mymodule.version
 from appfactory.core import get_registry, load_cli
 from appfactory.core.testing import AppCliRunner
+from myexts.sqlalchemy import db
 
 
 def test_index_renders_the_greeting(client: FlaskClient) -> None:
@@ -130,13 +130,36 @@ def test_commands_list_is_click_commands() -> None:
     assert all(isinstance(c, click.Command) for c in mymodule.cli.commands)
 
 
-def test_schema_is_valid_sqlite() -> None:
-    with sqlite3.connect(":memory:") as database:
-        database.executescript(mymodule.models.SCHEMA)
-        database.executescript(mymodule.models.SCHEMA)  # IF NOT EXISTS: runs twice
-        database.execute("INSERT INTO greetings (text) VALUES (?)", ("Hello",))
-        assert database.execute("SELECT id, text FROM greetings").fetchall() == [(1, "Hello")]
-    database.close()
+def test_greetings_are_stored_and_listed(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        db.create_all()
+    assert client.get("/greetings").get_json() == {"greetings": []}
+    response = client.post("/greetings", data={"text": "  Hello  "})
+    assert response.status_code == 201
+    assert response.get_json() == {"id": 1, "text": "Hello"}
+    client.post("/greetings", data={"text": "Bonjour"})
+    assert client.get("/greetings").get_json() == {"greetings": ["Hello", "Bonjour"]}
+    with app.app_context():
+        assert db.session.get(mymodule.models.Greeting, 2).text == "Bonjour"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 201])
+def test_a_greeting_without_text_or_too_long_is_refused(
+    app: Flask, client: FlaskClient, text: str
+) -> None:
+    with app.app_context():
+        db.create_all()
+    response = client.post("/greetings", data={"text": text})
+    assert response.status_code == 400
+    assert "Form field &#39;text&#39; must have 1 to 200 characters." in response.get_data(
+        as_text=True
+    )
+    assert client.get("/greetings").get_json() == {"greetings": []}
+
+
+def test_models_are_on_the_apps_db() -> None:
+    assert mymodule.models.Greeting.__table__ is db.metadata.tables["greetings"]
+    assert list(db.metadata.tables["greetings"].columns.keys()) == ["id", "text"]
 
 
 def test_version_matches_the_installed_distribution() -> None:
@@ -152,3 +175,19 @@ def test_tasks_run_in_the_apps_context(app: Flask, request: pytest.FixtureReques
     with app.app_context():
         assert appctx.delay().get() == "testapp"
         assert reqctx.delay().get() == "GET"
+
+
+def test_a_task_stores_a_greeting_and_reads_it_after_the_commit(
+    app: Flask, request: pytest.FixtureRequest
+) -> None:
+    pytest.importorskip("appfactory.celery", reason="the tasks need mymodule[celery]")
+    request.getfixturevalue("celery_app")
+    from mymodule.tasks import leave_greeting, read_greeting
+
+    with app.app_context():
+        db.create_all()
+        greeting_id = leave_greeting.delay("Salut").get()
+        assert db.session.get(mymodule.models.Greeting, greeting_id).text == "Salut"
+        assert read_greeting.delay(greeting_id).get() == "Salut"
+        with pytest.raises(LookupError, match="Greeting 99 does not exist."):
+            read_greeting.delay(99).get()

@@ -1,8 +1,14 @@
-"""Tables of mymodule, created by the example's database extension."""
+"""The tables of mymodule, on the app's Flask-SQLAlchemy ``db``."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS greetings (
-    id INTEGER PRIMARY KEY,
-    text TEXT NOT NULL
-)
-"""
+from __future__ import annotations
+
+from myexts.sqlalchemy import db
+
+
+class Greeting(db.Model):  # type: ignore[name-defined,misc]
+    """A greeting left by a visitor."""
+
+    __tablename__ = "greetings"
+
+    id = db.Column(db.Integer, primary_key=True)
+    text = db.Column(db.String(200), nullable=False)

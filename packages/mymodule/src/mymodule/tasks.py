@@ -1,11 +1,16 @@
 """Background tasks of mymodule, run by the app's Celery worker."""
 
+from __future__ import annotations
+
 from celery import shared_task
 from celery.utils.log import get_task_logger
 from flask import current_app, request
 
-from appfactory.celery import RequestContextTask
+from appfactory.celery import RequestContextTask, send_on_commit
 from appfactory.core import mask_url
+from myexts.sqlalchemy import db
+
+from .models import Greeting
 
 logger = get_task_logger(__name__)
 
@@ -22,3 +27,26 @@ def appctx() -> str:
 def reqctx() -> str:
     """Runs in a request context: returns the request's method."""
     return request.method
+
+
+@shared_task
+def leave_greeting(text: str) -> int:
+    """Store a greeting and return its id; ``read_greeting`` is sent once it is committed."""
+    greeting = Greeting(text=text)
+    db.session.add(greeting)
+    db.session.flush()  # gives the row its id, inside the transaction
+    send_on_commit(read_greeting.s(greeting.id))
+    db.session.commit()
+    greeting_id: int = greeting.id
+    return greeting_id
+
+
+@shared_task
+def read_greeting(greeting_id: int) -> str:
+    """Return the text of a committed greeting (sent on commit, so the row is there)."""
+    greeting = db.session.get(Greeting, greeting_id)
+    if greeting is None:
+        raise LookupError(f"Greeting {greeting_id} does not exist.")
+    logger.info("greeting %s: %s", greeting_id, greeting.text)
+    text: str = greeting.text
+    return text
