@@ -22,7 +22,7 @@ import myapp.cli
 if t.TYPE_CHECKING:
     from appfactory.core.testing import AppCliRunner
 
-pytest_plugins = ["appfactory.core.testing", "pytester"]
+pytest_plugins = ["appfactory.core.testing", "appfactory.core.testing.postgres", "pytester"]
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 import mymodule.models
 from appfactory.core import get_registry
 from myapp.app import create_app
+from myexts.sqlalchemy import db
 
 HELP_COMMANDS = ["run", "shell", "routes", "config", "packages", "check", "testsimple", "testapp"]
 Invoke = t.Callable[..., Result]
@@ -29,11 +30,15 @@ def test_create_app_loads_mymodule_and_the_extension() -> None:
     app = create_app()
     registry = get_registry(app)
     assert [p.name for p in registry.packages] == ["mymodule"]
-    assert "myexts.database" in registry.extensions
+    assert "myexts.sqlalchemy" in registry.extensions
     assert "mymodule" in app.blueprints
-    # The extension found mymodule's models module and kept its schema.
-    assert app.extensions["database"] == [mymodule.models.SCHEMA]
-    assert app.config["DATABASE_PATH"] == os.path.join(app.instance_path, "myapp.sqlite3")
+    # The extension found mymodule's models module: its table is on the app's db.
+    assert registry.package("mymodule").modules["models"] is mymodule.models
+    assert "greetings" in db.metadata.tables
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///" + os.path.join(
+        app.instance_path, "myapp.sqlite3"
+    )
+    assert app.extensions["sqlalchemy"] is db
 
 
 def test_create_app_uses_the_isolated_instance_folder(instance_path: Path) -> None:
@@ -125,18 +130,66 @@ def test_config_show_names_the_layer_that_won(
     assert "package default (mymodule.config): 'Hello, World!'" in result.output
 
 
-def test_initdb_creates_the_tables_in_the_instance_folder(
+def test_initdb_creates_the_tables_in_a_private_file_of_the_instance_folder(
     invoke: Invoke, instance_path: Path
 ) -> None:
     result = invoke("initdb")
     assert result.exit_code == 0, result.output
     assert result.output == "Tables: greetings\n"
-    database = sqlite3.connect(instance_path / "myapp.sqlite3")
+    path = instance_path / "myapp.sqlite3"
+    assert path.stat().st_mode & 0o777 == 0o600
+    database = sqlite3.connect(path)
     try:
         tables = database.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     finally:
         database.close()
     assert tables == [("greetings",)]
+    # Twice is fine: existing tables are kept, with their rows.
+    assert invoke("initdb").exit_code == 0
+
+
+def test_greetings_after_initdb(invoke: Invoke, instance_path: Path) -> None:
+    assert invoke("initdb").exit_code == 0
+    client = create_app(SECRET_KEY="a-key-of-at-least-32-characters-for-tests").test_client()
+    assert client.post("/greetings", data={"text": "Hello"}).status_code == 201
+    assert client.get("/greetings").get_json() == {"greetings": ["Hello"]}
+
+
+def test_commands_that_only_read_do_not_create_the_database(
+    invoke: Invoke, instance_path: Path
+) -> None:
+    for args in (["check"], ["config", "show", "SQLALCHEMY_DATABASE_URI"], ["packages"]):
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+    assert not (instance_path / "myapp.sqlite3").exists()
+
+
+def test_database_uri_from_the_environment(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MYAPP_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path}/other.sqlite3")
+    result = invoke("config", "show", "SQLALCHEMY_DATABASE_URI", "--history")
+    assert result.exit_code == 0, result.output
+    assert "set by: environment variable (MYAPP_SQLALCHEMY_DATABASE_URI)" in result.output
+    assert "extension (myexts.sqlalchemy): 'sqlite:///" in result.output
+    assert invoke("initdb").exit_code == 0
+    assert (tmp_path / "other.sqlite3").is_file()
+
+
+def test_initdb_and_greetings_on_postgresql(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    monkeypatch.setenv("MYAPP_SQLALCHEMY_DATABASE_URI", postgres_url)
+    result = invoke("initdb")
+    assert result.exit_code == 0, result.output
+    assert result.output == "Tables: greetings\n"
+    app = create_app(SECRET_KEY="a-key-of-at-least-32-characters-for-tests")
+    client = app.test_client()
+    assert client.post("/greetings", data={"text": "Hallo"}).status_code == 201
+    assert client.get("/greetings").get_json() == {"greetings": ["Hallo"]}
+    with app.app_context():
+        assert db.engine.dialect.name == "postgresql"
+        db.engine.dispose()
 
 
 def test_check_passes(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,7 +209,7 @@ def test_packages_lists_mymodule(invoke: Invoke) -> None:
     assert result.exit_code == 0, result.output
     assert "1. mymodule 0.1.0" in result.output
     assert "commands:    testsimple, testapp" in result.output
-    assert "extension myexts.database  commands: initdb" in result.output
+    assert "extension myexts.sqlalchemy  commands: initdb" in result.output
 
 
 def test_run_refuses_when_no_key_can_be_kept(

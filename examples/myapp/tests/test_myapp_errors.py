@@ -90,11 +90,11 @@ MISTAKES = [
     Mistake(
         "extension-not-installed",
         ("routes",),
-        "Error: Extension 'myexts.databse' in EXTENSIONS cannot be imported: module "
-        "'myexts.databse' is not installed.",
+        "Error: Extension 'myexts.sqlalchmy' in EXTENSIONS cannot be imported: module "
+        "'myexts.sqlalchmy' is not installed.",
         "Install it or remove it from EXTENSIONS.",
-        env={"MYAPP_EXTENSIONS": "['myexts.databse', 'appfactory.celery']"},
-        caused_by="  caused by ModuleNotFoundError: No module named 'myexts.databse'",
+        env={"MYAPP_EXTENSIONS": "['myexts.sqlalchmy', 'appfactory.celery']"},
+        caused_by="  caused by ModuleNotFoundError: No module named 'myexts.sqlalchmy'",
     ),
     Mistake(
         "broker-url-with-unknown-scheme",
