@@ -230,7 +230,8 @@ def demo(session: nox.Session) -> None:
     Installs the distributions (not editable) into this session's fresh
     virtualenv and runs the example's commands, a real server included; then
     starts a Celery worker on the embedded broker (no server needed), sends
-    ``appctx`` and ``reqctx`` through ``myapp shell`` and stops the worker.
+    ``appctx``, ``reqctx`` and ``leave_greeting`` through ``myapp shell`` and stops the
+    worker; ``myapp initdb`` and the greetings pages run on the default SQLite file.
     """
     session.install(*(str(folder) for folder in distributions()))
     check_install(session, Path(session.bin), "site-packages")

@@ -29,6 +29,7 @@ import tempfile
 import time
 import typing as t
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -54,6 +55,8 @@ class Env:
         self.checkout = checkout
         self.workdir = workdir
         self.instance = workdir / "instance"
+        #: The SQLite database that ``myapp initdb`` creates by default.
+        self.database = self.instance / "myapp.sqlite3"
         self.variables = clean_environment(bin_dir, self.instance)
 
     def command(self, name: str) -> str:
@@ -180,6 +183,19 @@ def check_management(env: Env) -> None:
     expect_in("mymodule.config", env.run(show), shlex.join(show))
     expect_in("mymodule", env.run(["myapp", "packages"]), "myapp packages")
     env.run(["myapp", "check"])
+    if env.database.exists():
+        raise CheckFailed(f"`myapp check` created the database {env.database}.")
+
+
+def check_initdb(env: Env) -> None:
+    """``myapp initdb`` creates mymodule's table in a SQLite file of the instance folder (0o600)."""
+    result = env.run(["myapp", "initdb"])
+    if result.stdout.strip() != "Tables: greetings":
+        raise CheckFailed(f"`myapp initdb` printed {result.stdout!r}, expected 'Tables: greetings'.")
+    mode = env.database.stat().st_mode & 0o777 if env.database.is_file() else None
+    if mode != 0o600:
+        raise CheckFailed(f"{env.database} has mode {mode and oct(mode)}, not 0o600.")
+    print(indent(f"{env.database}: mode 0o600"), flush=True)
 
 
 def check_wsgi(env: Env) -> None:
@@ -220,6 +236,14 @@ def check_server(env: Env) -> None:
         if "font-family" not in css:
             raise CheckFailed(f"GET {base}/mymodule/static/mymodule.css returned {css!r}.")
         print(indent("GET /mymodule/static/mymodule.css -> mymodule's stylesheet"), flush=True)
+        form = urllib.parse.urlencode({"text": "Hello from the web"}).encode()
+        with urllib.request.urlopen(f"{base}/greetings", form, timeout=10) as response:
+            if response.status != 201:
+                raise CheckFailed(f"POST {base}/greetings answered {response.status}, not 201.")
+        listed = json.loads(fetch(f"{base}/greetings"))
+        if listed != {"greetings": ["Hello from the web"]}:
+            raise CheckFailed(f"GET {base}/greetings returned {listed!r}.")
+        print(indent("POST /greetings, GET /greetings -> the greeting, from the database"))
     finally:
         stop(server)
     print(indent(log_path.read_text().rstrip()), flush=True)
@@ -242,9 +266,10 @@ def check_secret_key_file(env: Env) -> None:
 
 #: What the tutorial types into ``myapp shell`` while a worker runs.
 SHELL_INPUT = """\
-from mymodule.tasks import appctx, reqctx
+from mymodule.tasks import appctx, leave_greeting, reqctx
 print("appctx ->", appctx.delay().get(timeout=10))
 print("reqctx ->", reqctx.delay().get(timeout=10))
+print("leave_greeting ->", leave_greeting.delay("Hello from a task").get(timeout=10))
 """
 
 
@@ -256,7 +281,8 @@ def check_redis_transport(env: Env) -> None:
 
 
 def check_celery_tasks(env: Env) -> None:
-    """A worker on the embedded broker runs appctx and reqctx sent from ``myapp shell``."""
+    """A worker on the embedded broker runs the tasks sent from ``myapp shell``: appctx,
+    reqctx, and leave_greeting, whose read_greeting is sent once its row is committed."""
     args = ["celery", "-A", "myapp.celery", "worker", "--loglevel=info", "-P", "solo"]
     print(f"$ {shlex.join(args)} &", flush=True)
     log_path = env.workdir / "worker.log"
@@ -274,6 +300,9 @@ def check_celery_tasks(env: Env) -> None:
         result = env.run(["myapp", "shell"], stdin_text=SHELL_INPUT, shown="myapp shell < tasks")
         expect_in("appctx -> myapp", result, "myapp shell")
         expect_in("reqctx -> GET", result, "myapp shell")
+        expect_in("leave_greeting -> 2", result, "myapp shell")
+        # read_greeting, sent once leave_greeting's transaction committed, finds the row.
+        wait_for_text("greeting 2: Hello from a task", worker, log_path, "read_greeting")
     finally:
         stop(worker)
     print(indent(log_path.read_text().rstrip()), flush=True)
@@ -285,6 +314,7 @@ CHECKS: list[t.Callable[[Env], None]] = [
     check_package_commands,
     check_management,
     check_wsgi,
+    check_initdb,
     check_server,
     check_secret_key_file,
     check_redis_transport,
