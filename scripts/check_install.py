@@ -191,7 +191,9 @@ def check_initdb(env: Env) -> None:
     """``myapp initdb`` creates mymodule's table in a SQLite file of the instance folder (0o600)."""
     result = env.run(["myapp", "initdb"])
     if result.stdout.strip() != "Tables: greetings":
-        raise CheckFailed(f"`myapp initdb` printed {result.stdout!r}, expected 'Tables: greetings'.")
+        raise CheckFailed(
+            f"`myapp initdb` printed {result.stdout!r}, expected 'Tables: greetings'."
+        )
     mode = env.database.stat().st_mode & 0o777 if env.database.is_file() else None
     if mode != 0o600:
         raise CheckFailed(f"{env.database} has mode {mode and oct(mode)}, not 0o600.")

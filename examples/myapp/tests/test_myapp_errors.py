@@ -106,6 +106,46 @@ MISTAKES = [
         env={"MYAPP_CELERY_BROKER_URL": f"reddis://:{PLANTED}@127.0.0.1:6379/0"},
     ),
     Mistake(
+        "database-url-unknown-dialect",
+        ("initdb",),
+        "Error: Extension 'myexts.sqlalchemy' in EXTENSIONS failed while setting up the app: "
+        "ConfigError: SQLALCHEMY_DATABASE_URI 'postgress://u:********@127.0.0.1/x' is not a "
+        "database URL SQLAlchemy can use: set it to, for example, "
+        "postgresql+psycopg://user@host/name.",
+        "Fix the extension or its settings.",
+        env={"MYAPP_SQLALCHEMY_DATABASE_URI": f"postgress://u:{PLANTED}@127.0.0.1/x"},
+        loads=True,
+    ),
+    Mistake(
+        "database-driver-not-installed",
+        ("initdb",),
+        "Error: Extension 'myexts.sqlalchemy' in EXTENSIONS failed while setting up the app: "
+        "ConfigError: SQLALCHEMY_DATABASE_URI 'mysql://u:********@127.0.0.1/x' needs the "
+        "module 'MySQLdb': install the database's driver",
+        "Fix the extension or its settings.",
+        env={"MYAPP_SQLALCHEMY_DATABASE_URI": f"mysql://u:{PLANTED}@127.0.0.1/x"},
+        loads=True,
+    ),
+    Mistake(
+        "initdb-database-server-down",
+        ("initdb",),
+        "Error: Cannot create the tables in 'postgresql+psycopg://u:********@127.0.0.1:1/x' "
+        "(OperationalError: (psycopg.OperationalError) connection failed: ",
+        "Check SQLALCHEMY_DATABASE_URI and that the database (or its folder) exists.",
+        env={"MYAPP_SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://u:{PLANTED}@127.0.0.1:1/x"},
+        loads=True,
+    ),
+    Mistake(
+        "initdb-sqlite-folder-missing",
+        ("initdb",),
+        "Error: Cannot create the tables in 'sqlite:///no/such/folder/x.sqlite3' "
+        "(FileNotFoundError: [Errno 2] No such file or directory: "
+        "'{instance}/no/such/folder/x.sqlite3').",
+        "Check SQLALCHEMY_DATABASE_URI and that the database (or its folder) exists.",
+        env={"MYAPP_SQLALCHEMY_DATABASE_URI": "sqlite:///no/such/folder/x.sqlite3"},
+        loads=True,
+    ),
+    Mistake(
         "run-without-a-secret-key-or-a-writable-instance-folder",
         ("run", "--port", "0"),
         "Error: SECRET_KEY is not set for 'myapp', and the app refuses to serve without one. "

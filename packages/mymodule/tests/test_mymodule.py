@@ -189,5 +189,5 @@ def test_a_task_stores_a_greeting_and_reads_it_after_the_commit(
         greeting_id = leave_greeting.delay("Salut").get()
         assert db.session.get(mymodule.models.Greeting, greeting_id).text == "Salut"
         assert read_greeting.delay(greeting_id).get() == "Salut"
-        with pytest.raises(LookupError, match="Greeting 99 does not exist."):
+        with pytest.raises(LookupError, match=r"Greeting 99 does not exist\."):
             read_greeting.delay(99).get()

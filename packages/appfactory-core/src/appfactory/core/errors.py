@@ -48,10 +48,14 @@ class AppFactoryWarning(UserWarning):
 
 
 def describe_exception(exc: BaseException) -> str:
-    """One line naming an exception's type and message.
+    """One line naming an exception's type and message (its first line: drivers'
+    messages often go on with hints and links).
 
     >>> describe_exception(ZeroDivisionError("division by zero"))
     'ZeroDivisionError: division by zero'
+    >>> describe_exception(OSError("connection refused\\n\\tIs the server running?"))
+    'OSError: connection refused'
     """
-    text = str(exc)
+    lines = str(exc).strip().splitlines()
+    text = lines[0].rstrip() if lines else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -30,6 +30,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+
 from .servers import LOOPBACK, free_port, unavailable, wait_until
 
 #: The server of the machine, when it runs.
