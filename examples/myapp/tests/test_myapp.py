@@ -272,3 +272,20 @@ def test_help_does_not_import_the_views(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "views imported: False"
+
+
+def test_flask_sqlalchemy_settings_from_the_environment_get_their_type(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Flask-SQLAlchemy gives these defaults with app.config.setdefault.
+    monkeypatch.setenv("MYAPP_SQLALCHEMY_RECORD_QUERIES", "false")
+    monkeypatch.setenv("MYAPP_SQLALCHEMY_ECHO", "no")
+    app = create_app()
+    assert app.config["SQLALCHEMY_RECORD_QUERIES"] is False
+    assert app.config["SQLALCHEMY_ECHO"] is False
+    result = invoke("config", "show", "SQLALCHEMY_RECORD_QUERIES", "--history")
+    assert result.exit_code == 0, result.output
+    assert (
+        "environment variable (MYAPP_SQLALCHEMY_RECORD_QUERIES): False (read from the text "
+        "'false')" in result.output
+    )
