@@ -11,6 +11,7 @@ from appfactory.core import AppFactoryError, Check, Level, Problem, check_table,
 from .discovery import load_tasks
 from .sessions import OUTBOX, outbox_enabled
 from .state import require_state
+from .validation import schedule_findings, settings_findings
 
 #: The checks of appfactory-celery, by id (the checks reference documents each).
 CHECKS = check_table(
@@ -66,6 +67,49 @@ CHECKS = check_table(
         "or set TASKS_OUTBOX = False.",
         "``TASKS_OUTBOX`` is on but its table is missing",
     ),
+    Check(
+        "AF310",
+        "celery-url-invalid",
+        Level.ERROR,
+        "{setting} = {url!r} {problem}; every task sent fails.",
+        "{advice}",
+        "a broker or result backend URL with a bad port or scheme",
+    ),
+    Check(
+        "AF311",
+        "celery-library-missing",
+        Level.ERROR,
+        "{setting} = {url!r} needs the library {missing!r}, which is not installed; every "
+        "task sent fails.",
+        "Install it (pip install 'celery[{extra}]'), or choose another {what}.",
+        "the library of a transport or result backend is missing",
+    ),
+    Check(
+        "AF312",
+        "celery-timeout-negative",
+        Level.ERROR,
+        "{setting} is {value}, a negative timeout; every connection made with it fails.",
+        "Give a number of seconds of 0 or more, or remove the setting for Celery's default.",
+        "a Celery timeout is negative",
+    ),
+    Check(
+        "AF313",
+        "route-router-unknown",
+        Level.ERROR,
+        "{setting} {problem}; every task sent fails.",
+        "Name an importable router ('package.module.Router' or 'package.module:router'), "
+        "or give a dict of task names to queues.",
+        "``CELERY_TASK_ROUTES`` names a router that cannot be imported",
+    ),
+    Check(
+        "AF314",
+        "beat-schedule-malformed",
+        Level.ERROR,
+        "{where} {problem}; celery beat cannot run it.",
+        "Give a dict of entries, each a dict with 'task' (a task name) and 'schedule' "
+        "(seconds, a timedelta or a crontab), and optionally 'args', 'kwargs' and 'options'.",
+        "a malformed ``CELERY_BEAT_SCHEDULE``",
+    ),
 )
 
 
@@ -85,11 +129,13 @@ def celery_problems(flask_app: Flask) -> list[Problem]:
             )
         )
     values = state.settings.values
-    schedule = values.get("beat_schedule") or {}
-    for entry, options in sorted(schedule.items()):
-        task = options.get("task") if isinstance(options, dict) else None
-        if task not in tasks:
-            problems.append(CHECKS["AF303"].problem(entry=entry, task=task))
+    malformed = schedule_findings(state.settings)
+    schedule = values.get("beat_schedule") if not malformed else None
+    for entry, options in sorted((schedule or {}).items(), key=lambda item: str(item[0])):
+        if options.get("task") not in tasks:
+            problems.append(CHECKS["AF303"].problem(entry=entry, task=options.get("task")))
+    findings = [*settings_findings(state.settings), *malformed]
+    problems.extend(CHECKS[check_id].problem(**fields) for check_id, fields in findings)
     for name in _routed_names(values.get("task_routes")):
         if name not in tasks:
             problems.append(CHECKS["AF304"].problem(task=name))

@@ -148,6 +148,10 @@ def collect(app: Flask) -> CelerySettings:
 
 def _convert(name: str, key: str, value: t.Any, origin: str) -> t.Any:
     option = defaults._OPTIONS.get(name)
+    if option is not None and option.type in ("list", "tuple") and isinstance(value, str):
+        # "json" is one content type, not four letters; "json,pickle" two.
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        return items if option.type == "list" else tuple(items)
     if option is None or option.type not in _EXPECTED or not isinstance(value, str):
         return value
     try:
