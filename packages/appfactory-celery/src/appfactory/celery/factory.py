@@ -8,10 +8,12 @@ from flask import Flask
 from flask_celeryext import FlaskCeleryExt
 
 from appfactory.core import (
+    AppFactoryError,
     Option,
     add_check,
     add_inspection_hook,
     declare_settings,
+    get_registry,
     set_setting,
 )
 from celery import Celery
@@ -23,11 +25,13 @@ from .broker import (
     following_result_backend,
 )
 from .checks import celery_problems
+from .commandline import told_plainly
 from .contexts import AppContextTask
 from .database import setup as setup_database
 from .discovery import load_tasks as load_package_tasks
 from .results import NO_RESULT_BACKEND
 from .settings import (
+    DICT_KEY,
     SAFE_DEFAULTS,
     CelerySettings,
     celery_options,
@@ -75,8 +79,15 @@ def configure(flask_app: Flask) -> CelerySettings:
             added["result_backend"] = backend
     for name, value in added.items():
         set_setting(flask_app, flask_name(name), value, owner=EXTENSION_NAME)
+    for name, source in user.sources.items():
+        if source.startswith(DICT_KEY + "["):
+            # Flask's CELERY dict, under the CELERY_* names that config show explains.
+            owner = f"{EXTENSION_NAME}, from {source} of {get_registry(flask_app).history.origin(DICT_KEY)}"
+            set_setting(flask_app, flask_name(name), user.values[name], owner=owner)
     declare_settings(flask_app, celery_options(), owner=EXTENSION_NAME)
-    settings = collect(flask_app)
+    if DICT_KEY in flask_app.config:
+        declare_settings(flask_app, [Option(DICT_KEY)], owner=EXTENSION_NAME)
+    settings = collect(flask_app, celery_dict=False)
     if settings.unknown:
         # Reported by AF301, with Celery's names to choose from, not as unknown to the app.
         unknown = [Option(key) for key, _ in settings.unknown]
@@ -125,13 +136,18 @@ def celeryfactory(flask_app: Flask, *, load_tasks: bool = True) -> Celery:
     >>> celeryfactory(app).flask_app is app
     True
     """
-    state = get_state(flask_app)
-    if state is None:
-        celery = FlaskCeleryExt(flask_app, create_celery_app=_create_celery_app).celery
-    else:
-        celery = state.celery
-    if load_tasks:
-        load_package_tasks(flask_app)
+    try:
+        state = get_state(flask_app)
+        if state is None:
+            celery = FlaskCeleryExt(flask_app, create_celery_app=_create_celery_app).celery
+        else:
+            celery = state.celery
+        if load_tasks:
+            load_package_tasks(flask_app)
+    except AppFactoryError as exc:
+        # Under `celery -A ... worker`: one message, not Celery's chain of tracebacks.
+        told_plainly(exc)
+        raise
     return celery
 
 
