@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import redis
 from celery import _state
+from celery.exceptions import ImproperlyConfigured
 from click.testing import CliRunner, Result
 from flask import Flask
 from kombu.exceptions import EncodeError, OperationalError
@@ -99,7 +100,19 @@ SENDER = {
             click.echo(work.delay(1).get(timeout=5))
 
 
-        commands = [send, send_set, send_object, fetch]
+        @click.command("send-pickle")
+        @with_appcontext
+        def send_pickle():
+            work.apply_async((1,), serializer="pickle")
+
+
+        @click.command("send-int-keys")
+        @with_appcontext
+        def send_int_keys():
+            work.delay({"totals": {2025: 10, 2026: 12}})
+
+
+        commands = [send, send_set, send_object, fetch, send_pickle, send_int_keys]
         """,
 }
 
@@ -215,6 +228,42 @@ CONFIG_CASES = [
         ("CELERY_TASK_SERIALIZER is 'pickle', but CELERY_ACCEPT_CONTENT allows only ['json']",),
         "To opt in, set CELERY_ACCEPT_CONTENT = ['json', 'pickle']",
         config={"CELERY_TASK_SERIALIZER": "pickle"},
+    ),
+    ConfigCase(
+        "accept-content-given-as-text",
+        ExtensionError,
+        ConfigError,
+        ("CELERY_TASK_SERIALIZER is 'pickle', but CELERY_ACCEPT_CONTENT allows only ['json']",),
+        "To opt in, set CELERY_ACCEPT_CONTENT = ['json', 'pickle']",
+        config={"CELERY_ACCEPT_CONTENT": "json", "CELERY_TASK_SERIALIZER": "pickle"},
+    ),
+    ConfigCase(
+        "flask-celery-dict-names-no-setting",
+        ExtensionError,
+        ConfigError,
+        (
+            "CELERY['brokr_url'] (keyword argument", "is not a Celery setting. Did you mean "
+            "'broker_url'?",
+        ),
+        "Give Celery's lower-case names, such as CELERY = {'broker_url': ",
+        config={"CELERY": {"brokr_url": f"redis://:{PLANTED}@{LOOPBACK}:6379/0"}},
+    ),
+    ConfigCase(
+        "flask-celery-dict-not-a-dict",
+        ExtensionError,
+        ConfigError,
+        ("CELERY (keyword argument", "is of type list"),
+        "give a dict of Celery's lower-case settings",
+        config={"CELERY": [f"redis://:{PLANTED}@{LOOPBACK}:6379/0"]},
+    ),
+    ConfigCase(
+        "flask-celery-dict-and-setting-both",
+        ExtensionError,
+        ConfigError,
+        ("CELERY['broker_url'] (keyword argument", "and CELERY_BROKER_URL (instance file"),
+        "Keep one of them, preferably CELERY_BROKER_URL.",
+        config={"CELERY": {"broker_url": "memory://"}},
+        instance=f"CELERY_BROKER_URL = 'redis://:{PLANTED}@{LOOPBACK}/0'\n",
     ),
     ConfigCase(
         "tasks-module-raises",
@@ -459,6 +508,127 @@ SEND_CASES = [
         {"CELERY_TASK_ALWAYS_EAGER": True},
     ),
     SendCase(
+        "broker-port-out-of-range",
+        ConfigError,
+        ValueError,
+        (
+            "Task 'sendpkg.tasks.work' was not sent (ValueError: Port out of range 0-65535): "
+            f"CELERY_BROKER_URL = 'redis://:********@{LOOPBACK}:99999/0' has the port '99999', "
+            "which is no port number; every task sent fails.",
+        ),
+        "Give a port from 1 to 65535",
+        "send",
+        {"CELERY_BROKER_URL": f"redis://:{PLANTED}@{LOOPBACK}:99999/0"},
+    ),
+    SendCase(
+        "broker-port-not-a-number",
+        ConfigError,
+        ValueError,
+        (f"CELERY_BROKER_URL = 'redis://:********@{LOOPBACK}:63790x/0' has the port '63790x'",),
+        "Give a port from 1 to 65535",
+        "send",
+        {"CELERY_BROKER_URL": f"redis://:{PLANTED}@{LOOPBACK}:63790x/0"},
+    ),
+    SendCase(
+        "negative-socket-timeout",
+        ConfigError,
+        ValueError,
+        (
+            "Task 'sendpkg.tasks.work' was not sent (ValueError: Timeout value out of range): "
+            "CELERY_REDIS_SOCKET_CONNECT_TIMEOUT is -1.0, a negative timeout",
+        ),
+        "Give a number of seconds of 0 or more",
+        "send",
+        {
+            "CELERY_BROKER_URL": f"redis://:{PLANTED}@{LOOPBACK}:{DOWN}/0",
+            "CELERY_REDIS_SOCKET_CONNECT_TIMEOUT": -1.0,
+        },
+    ),
+    SendCase(
+        "result-backend-with-a-misspelt-scheme",
+        ConfigError,
+        ModuleNotFoundError,
+        (
+            "was not sent (ModuleNotFoundError: No module named 'reddis'): CELERY_RESULT_BACKEND "
+            f"= 'reddis://:********@{LOOPBACK}:6379/0' has the unknown scheme 'reddis'",
+        ),
+        "Did you mean redis://? Use one of Celery's result backends: ",
+        "send",
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_RESULT_BACKEND": f"reddis://:{PLANTED}@{LOOPBACK}:6379/0",
+        },
+    ),
+    SendCase(
+        "transport-library-missing",
+        ConfigError,
+        ModuleNotFoundError,
+        ("CELERY_BROKER_URL = 'sqs://' needs the library 'boto3', which is not installed",),
+        "Install it (pip install 'celery[sqs]'), or choose another broker.",
+        "send",
+        {"CELERY_BROKER_URL": "sqs://"},
+    ),
+    SendCase(
+        "result-backend-library-missing",
+        ConfigError,
+        ImproperlyConfigured,
+        (
+            "CELERY_RESULT_BACKEND = 'mongodb://app:********@127.0.0.1/results' needs the "
+            "library 'pymongo', which is not installed",
+        ),
+        "Install it (pip install 'celery[mongodb]'), or choose another result backend.",
+        "send",
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_RESULT_BACKEND": f"mongodb://app:{PLANTED}@127.0.0.1/results",
+        },
+    ),
+    SendCase(
+        "route-to-a-module-that-does-not-exist",
+        ConfigError,
+        ModuleNotFoundError,
+        (
+            "CELERY_TASK_ROUTES router 'sendpkg.nosuchmodule.Router' cannot be imported "
+            "(ModuleNotFoundError: No module named 'sendpkg.nosuchmodule')",
+        ),
+        "Name an importable router",
+        "send",
+        {"CELERY_BROKER_URL": "memory://", "CELERY_TASK_ROUTES": "sendpkg.nosuchmodule.Router"},
+    ),
+    SendCase(
+        "serializer-the-workers-refuse",
+        TaskArgumentError,
+        EncodeError,
+        (
+            "Task 'sendpkg.tasks.work' was not sent: its serializer is 'pickle', but workers "
+            "accept only ['json'] (CELERY_ACCEPT_CONTENT)",
+        ),
+        "Send it with serializer='json' (the default)",
+        "send-pickle",
+        {"CELERY_BROKER_URL": "memory://"},
+    ),
+    SendCase(
+        "dict-keys-json-would-turn-into-strings",
+        TaskArgumentError,
+        EncodeError,
+        (
+            "Task 'sendpkg.tasks.work' was not sent: argument args[0]['totals'] is a dict with "
+            "the key 2025 of type int, which JSON turns into the string '2025'",
+        ),
+        "Use string keys (str(key)), or pass a list of [key, value] pairs.",
+        "send-int-keys",
+        {"CELERY_BROKER_URL": "memory://"},
+    ),
+    SendCase(
+        "dict-keys-json-would-turn-into-strings-eagerly",
+        TaskArgumentError,
+        EncodeError,
+        ("argument args[0]['totals'] is a dict with the key 2025 of type int",),
+        "Use string keys (str(key))",
+        "send-int-keys",
+        {"CELERY_TASK_ALWAYS_EAGER": True},
+    ),
+    SendCase(
         "result-fetched-without-result-backend",
         NoResultBackendError,
         NotImplementedError,  # what Celery raised before: code catching it still does
@@ -521,6 +691,10 @@ def perform(case: SendCase, app: Flask) -> None:
             work.delay(1, tags={"new", "paid"})
         elif case.command == "send-object":
             work.delay(Order())
+        elif case.command == "send-pickle":
+            work.apply_async((1,), serializer="pickle")
+        elif case.command == "send-int-keys":
+            work.delay({"totals": {2025: 10, 2026: 12}})
         else:
             work.delay(1).get(timeout=5)
 

@@ -44,7 +44,7 @@ def send_error(
     if isinstance(exc, (AccessRefused, NotAllowed)):
         return BrokerUnavailableError(_refused_message(task, exc))
     if isinstance(exc, (ValueError, TypeError, ImportError, ImproperlyConfigured)):
-        return _setting_error(task)
+        return _setting_error(task, exc)
     if isinstance(exc, RuntimeError) and _is_connection_error(task, exc.__cause__):
         # Celery's redis result backend, subscribing to the result before the
         # message is sent, gives up with a RuntimeError chained to the cause.
@@ -84,7 +84,7 @@ def _setting(task: Task, name: str, default: str) -> str:
     return state.settings.sources.get(name, default) if state is not None else default
 
 
-def _setting_error(task: Task) -> ConfigError | None:
+def _setting_error(task: Task, exc: BaseException) -> ConfigError | None:
     """The error naming the setting that made a send fail, if ``check`` finds one."""
     from .checks import CHECKS
     from .validation import settings_findings
@@ -96,8 +96,10 @@ def _setting_error(task: Task) -> ConfigError | None:
         return None
     check_id, fields = findings[0]
     problem = CHECKS[check_id].problem(**fields)
+    described = mask_url(describe_exception(exc))
+    said = "" if described.rstrip(".") in problem.message else f" ({described})"
     return ConfigError(
-        f"Task {task.name!r} was not sent: {problem.message} {problem.hint} "
+        f"Task {task.name!r} was not sent{said}: {problem.message} {problem.hint} "
         f"('check' reports it as {problem.id}.)"
     )
 

@@ -115,14 +115,14 @@ def _scheme(url: str) -> str:
 def _port_finding(url: str, setting: str) -> Finding | None:
     try:
         urlsplit(url).port  # noqa: B018 (read for the ValueError it raises)
-    except ValueError as exc:
+    except ValueError:
         port = urlsplit(url).netloc.rpartition("@")[2].rpartition(":")[2]
         return (
             "AF310",
             {
                 "setting": setting,
                 "url": mask_url(url),
-                "problem": f"has the port {port!r} ({exc})",
+                "problem": f"has the port {port!r}, which is no port number",
                 "advice": "Give a port from 1 to 65535, such as 6379 for Redis or 5672 "
                 "for RabbitMQ, or leave it out for the default.",
             },
