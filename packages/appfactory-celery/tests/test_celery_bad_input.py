@@ -800,3 +800,196 @@ def test_send_errors_are_still_the_errors_celery_raised_before() -> None:
     assert issubclass(NoResultBackendError, NotImplementedError)
     for error in (BrokerUnavailableError, TaskArgumentError, NoResultBackendError):
         assert issubclass(error, AppFactoryError)
+
+
+# -- Mistakes that `check` finds before any task is sent -------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckCase:
+    id: str
+    check: str
+    culprit: str
+    fix: str
+    config: dict[str, t.Any]
+
+
+CHECK_CASES = [
+    CheckCase(
+        "broker-port-out-of-range",
+        "AF310",
+        f"CELERY_BROKER_URL = 'redis://:********@{LOOPBACK}:99999/0' has the port '99999'",
+        "Give a port from 1 to 65535",
+        {"CELERY_BROKER_URL": f"redis://:{PLANTED}@{LOOPBACK}:99999/0"},
+    ),
+    CheckCase(
+        "result-backend-with-a-misspelt-scheme",
+        "AF310",
+        "CELERY_RESULT_BACKEND = 'reddis://:********@h:6379/0' has the unknown scheme 'reddis'",
+        "Did you mean redis://?",
+        {"CELERY_BROKER_URL": "memory://", "CELERY_RESULT_BACKEND": f"reddis://:{PLANTED}@h:6379/0"},
+    ),
+    CheckCase(
+        "transport-library-missing",
+        "AF311",
+        "CELERY_BROKER_URL = 'sqs://' needs the library 'boto3', which is not installed",
+        "Install it (pip install 'celery[sqs]'), or choose another broker.",
+        {"CELERY_BROKER_URL": "sqs://"},
+    ),
+    CheckCase(
+        "negative-timeout-in-transport-options",
+        "AF312",
+        "CELERY_BROKER_TRANSPORT_OPTIONS['socket_timeout'] is -5, a negative timeout",
+        "Give a number of seconds of 0 or more",
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_BROKER_TRANSPORT_OPTIONS": {"socket_timeout": -5},
+        },
+    ),
+    CheckCase(
+        "route-to-a-module-that-does-not-exist",
+        "AF313",
+        "CELERY_TASK_ROUTES router 'nosuchmodule.Router' cannot be imported",
+        "Name an importable router",
+        {"CELERY_BROKER_URL": "memory://", "CELERY_TASK_ROUTES": ["nosuchmodule.Router"]},
+    ),
+    CheckCase(
+        "beat-schedule-not-a-dict",
+        "AF314",
+        "CELERY_BEAT_SCHEDULE is of type list, not a dict; celery beat cannot run it.",
+        "Give a dict of entries, each a dict with 'task'",
+        {"CELERY_BROKER_URL": "memory://", "CELERY_BEAT_SCHEDULE": ["sendpkg.tasks.work"]},
+    ),
+    CheckCase(
+        "beat-schedule-entry-malformed",
+        "AF314",
+        "CELERY_BEAT_SCHEDULE['nightly'] has the unknown key 'kwarg' (did you mean 'kwargs'?)",
+        "Give a dict of entries",
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_BEAT_SCHEDULE": {
+                "nightly": {"task": "sendpkg.tasks.work", "schedule": 60, "kwarg": {}},
+                7: "sendpkg.tasks.work",
+            },
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CHECK_CASES, ids=[c.id for c in CHECK_CASES])
+def test_check_finds_what_a_send_would_fail_on(
+    case: CheckCase, make_package: t.Callable[[str, dict[str, str]], Path], isolated: Path
+) -> None:
+    make_package("sendpkg", SENDER)
+    config = {"PACKAGES": ["sendpkg"], **case.config}
+    make_app(**config)  # makes the instance folder, as any command does
+    before = listing(isolated)
+
+    for args in (["check"], ["--traceback", "check"]):
+        result = invoke(config, *args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        assert PLANTED not in result.output
+        [line] = [line for line in result.output.splitlines() if case.culprit in line]
+        assert line.startswith(f"error {case.check} ")
+        assert case.fix in line
+    # Checking changed nothing: no folder, no message.
+    assert listing(isolated) == before
+
+
+def test_rabbitmq_refusing_the_login_or_the_vhost_is_one_line(
+    rabbitmq_server: Server, make_package: t.Callable[[str, dict[str, str]], Path]
+) -> None:
+    make_package("sendpkg", SENDER)
+    base = rabbitmq_server.url.rsplit("/", 2)[0]  # amqp://guest:guest@host:port
+    vhost = f"appfactory-no-such-vhost-{free_port()}"
+    wrong = {
+        "password": (base.replace(":guest@", f":{PLANTED}@") + "//", "ACCESS_REFUSED"),
+        "vhost": (f"{base}/{vhost}", f"vhost {vhost} not found"),
+    }
+    for url, said in wrong.values():
+        config = {"PACKAGES": ["sendpkg"], "CELERY_BROKER_URL": url, **NO_RETRIES}
+        app = make_app(**config)
+        celeryfactory(app)
+        with pytest.raises(BrokerUnavailableError) as info:
+            perform(SEND_CASES[0], app)
+        message = str(info.value)
+        assert "Task 'sendpkg.tasks.work' was not sent: the broker amqp://guest:" in message
+        assert "refused the connection" in message
+        assert said in message
+        assert message.endswith("virtual host (the URL's path, '//' for the default one) in "
+                                "CELERY_BROKER_URL.")  # fmt: skip
+        assert PLANTED not in message
+        expected = re.compile(f"Error: .*refused the connection .*{re.escape(said)}.*")
+        assert_one_error_line(invoke(config, "send"), expected)
+
+
+def test_flask_celery_dict_is_read_with_its_origin(
+    make_package: t.Callable[[str, dict[str, str]], Path],
+) -> None:
+    """Flask's documented ``CELERY = {...}``: each name reaches Celery, never the embedded broker."""
+    make_package("sendpkg", SENDER)
+    config = {
+        "PACKAGES": ["sendpkg"],
+        "CELERY": {"broker_url": "memory://", "task_ignore_result": True},
+    }
+    celery = celeryfactory(make_app(**config))
+
+    assert celery.conf.broker_url == "memory://"
+    assert celery.conf.task_ignore_result is True
+    result = invoke(config, "config", "show", "CELERY_BROKER_URL")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "CELERY_BROKER_URL = 'memory://'",
+        "  set by: extension (appfactory.celery, from CELERY['broker_url'] of keyword argument "
+        "(CELERY))",
+    ]
+    checked = invoke(config, "check")
+    assert "AF301" not in checked.output
+    assert "AF305" not in checked.output
+
+
+def test_worker_on_a_broken_tasks_module_says_it_once(
+    make_package: t.Callable[[str, dict[str, str]], Path], tmp_path: Path
+) -> None:
+    """``celery -A ... worker``: one message naming the module, not Celery's tracebacks."""
+    import os
+    import subprocess
+    import sys
+
+    folder = make_package("pkg_bad", {"tasks.py": "import json\nraise RuntimeError('boom')\n"})
+    make_package(
+        "badworker",
+        {
+            "celery.py": """\
+                from appfactory.core import appfactory
+                from appfactory.celery import celeryfactory
+
+                celery = celeryfactory(appfactory(
+                    "badworker", None, EXTENSIONS=["appfactory.celery"], PACKAGES=["pkg_bad"],
+                    SECRET_KEY="x" * 32, CELERY_BROKER_URL="memory://",
+                ))
+                """
+        },
+    )
+    env = {**os.environ, "PYTHONPATH": str(folder.parent), "BADWORKER_INSTANCE_PATH": str(tmp_path)}
+    env.pop("FLASK_DEBUG", None)
+    command = [sys.executable, "-m", "celery", "-A", "badworker.celery", "worker"]
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        "Error: Module 'pkg_bad.tasks' of package 'pkg_bad' failed to import: RuntimeError: "
+        "boom. Fix the error in pkg_bad.tasks, or remove 'pkg_bad' from PACKAGES.",
+        f"  raised at {folder / 'tasks.py'}, line 2",
+        "  (set FLASK_DEBUG=1 to see the full stack)",
+    ]
+    debug = subprocess.run(
+        command, env={**env, "FLASK_DEBUG": "1"}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert "Traceback" in debug.stderr
+    assert "RuntimeError: boom" in debug.stderr
