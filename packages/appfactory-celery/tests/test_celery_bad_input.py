@@ -186,6 +186,28 @@ CONFIG_CASES = [
         env={"TESTAPP_BROKER_URL": f"rabbitmq://guest:{PLANTED}@rabbit//"},
     ),
     ConfigCase(
+        "broker-password-with-raw-characters",
+        ExtensionError,
+        ConfigError,
+        (
+            f"CELERY_BROKER_URL = 'redis://:********@{LOOPBACK}:6379/0' has a password with a "
+            "raw '#' and '/' and '?', which ends the URL's host part early",
+        ),
+        "Percent-encode the password: urllib.parse.quote(password, safe='')",
+        config={"CELERY_BROKER_URL": f"redis://:{PLANTED}/x#y?z+w@{LOOPBACK}:6379/0"},
+    ),
+    ConfigCase(
+        "broker-password-in-the-query-string",
+        ExtensionError,
+        ConfigError,
+        (
+            f"CELERY_BROKER_URL = 'redis://{LOOPBACK}:6379/0?password=********' has its "
+            "password in the query string, which kombu cannot read for a broker.",
+        ),
+        "Put it before the host instead: redis://:PASSWORD@host:6379/0",
+        env={"TESTAPP_CELERY_BROKER_URL": f"redis://{LOOPBACK}:6379/0?password={PLANTED}"},
+    ),
+    ConfigCase(
         "broker-url-not-a-string",
         ExtensionError,
         ConfigError,

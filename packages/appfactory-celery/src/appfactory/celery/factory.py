@@ -9,6 +9,7 @@ from flask_celeryext import FlaskCeleryExt
 
 from appfactory.core import (
     AppFactoryError,
+    ConfigError,
     Option,
     add_check,
     add_inspection_hook,
@@ -41,6 +42,7 @@ from .settings import (
     warn_unknown,
 )
 from .state import STATE_KEY, CeleryState, get_state
+from .validation import unusable_url
 
 EXTENSION_NAME = "appfactory.celery"
 
@@ -61,6 +63,7 @@ def configure(flask_app: Flask) -> CelerySettings:
             {**added, **user.values}, {**{n: flask_name(n) for n in added}, **user.sources}
         )
     )
+    refuse_unusable_urls(user)
     broker = user.values.get("broker_url")
     if broker:
         transport = broker_scheme(broker, user.sources["broker_url"])
@@ -93,6 +96,19 @@ def configure(flask_app: Flask) -> CelerySettings:
         unknown = [Option(key) for key, _ in settings.unknown]
         declare_settings(flask_app, unknown, owner=EXTENSION_NAME)
     return settings
+
+
+def refuse_unusable_urls(user: CelerySettings) -> None:
+    """A :class:`~appfactory.core.ConfigError` for a URL no client can read."""
+    for name in ("broker_url", "result_backend"):
+        value = user.values.get(name)
+        urls = value if isinstance(value, (list, tuple)) else str(value or "").split(";")
+        for url in urls:
+            if isinstance(url, str) and url.strip():
+                source = user.sources[name]
+                refused = unusable_url(url.strip(), source, broker=name == "broker_url")
+                if refused:
+                    raise ConfigError(refused)
 
 
 def _create_celery_app(flask_app: Flask) -> Celery:
@@ -145,8 +161,10 @@ def celeryfactory(flask_app: Flask, *, load_tasks: bool = True) -> Celery:
         if load_tasks:
             load_package_tasks(flask_app)
     except AppFactoryError as exc:
-        # Under `celery -A ... worker`: one message, not Celery's chain of tracebacks.
-        told_plainly(exc)
+        if get_registry(flask_app).current_extension is None:
+            # Under `celery -A ... worker`: one message, not Celery's chain of tracebacks
+            # (not while EXTENSIONS is set up: appfactory() tells that error).
+            told_plainly(exc)
         raise
     return celery
 

@@ -89,6 +89,32 @@ ENTRY_KEYS: dict[str, tuple[type, ...]] = {
 }
 
 
+def unusable_url(url: str, setting: str, *, broker: bool) -> str | None:
+    """Why no client can use ``url`` (a raw password, one in the query), or ``None``.
+
+    Such a URL is refused when the app is made: parsed anyway, a part of the
+    password would be taken for the host or the port and shown in errors.
+    """
+    rest = url.partition("://")[2]
+    userinfo = rest.rpartition("@")[0] if "@" in rest else ""
+    raw = sorted({char for char in "/?#" if char in userinfo})
+    if raw:
+        chars = " and ".join(repr(char) for char in raw)
+        return (
+            f"{setting} = {mask_url(url)!r} has a password with a raw {chars}, which ends the "
+            "URL's host part early, so no client can read it. Percent-encode the password: "
+            "urllib.parse.quote(password, safe='') ('/' is %2F, '?' is %3F, '#' is %23)."
+        )
+    query = urlsplit(url).query if broker and not raw else ""
+    if any(part.partition("=")[0].lower() == "password" for part in query.split("&")):
+        return (
+            f"{setting} = {mask_url(url)!r} has its password in the query string, which kombu "
+            "cannot read for a broker. Put it before the host instead: "
+            "redis://:PASSWORD@host:6379/0 (percent-encoded)."
+        )
+    return None
+
+
 def settings_findings(settings: CelerySettings) -> list[Finding]:
     """What is wrong with the broker, result backend, timeouts and routes."""
     values, sources = settings.values, settings.sources
