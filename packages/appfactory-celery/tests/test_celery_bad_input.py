@@ -264,8 +264,8 @@ CONFIG_CASES = [
         ExtensionError,
         ConfigError,
         (
-            "CELERY['brokr_url'] (keyword argument", "is not a Celery setting. Did you mean "
-            "'broker_url'?",
+            "CELERY['brokr_url'] (keyword argument",
+            "is not a Celery setting. Did you mean 'broker_url'?",
         ),
         "Give Celery's lower-case names, such as CELERY = {'broker_url': ",
         config={"CELERY": {"brokr_url": f"redis://:{PLANTED}@{LOOPBACK}:6379/0"}},
@@ -849,7 +849,10 @@ CHECK_CASES = [
         "AF310",
         "CELERY_RESULT_BACKEND = 'reddis://:********@h:6379/0' has the unknown scheme 'reddis'",
         "Did you mean redis://?",
-        {"CELERY_BROKER_URL": "memory://", "CELERY_RESULT_BACKEND": f"reddis://:{PLANTED}@h:6379/0"},
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_RESULT_BACKEND": f"reddis://:{PLANTED}@h:6379/0",
+        },
     ),
     CheckCase(
         "transport-library-missing",
@@ -949,7 +952,7 @@ def test_rabbitmq_refusing_the_login_or_the_vhost_is_one_line(
 def test_flask_celery_dict_is_read_with_its_origin(
     make_package: t.Callable[[str, dict[str, str]], Path],
 ) -> None:
-    """Flask's documented ``CELERY = {...}``: each name reaches Celery, never the embedded broker."""
+    """Flask's documented ``CELERY = {...}``: each name reaches Celery (no embedded broker)."""
     make_package("sendpkg", SENDER)
     config = {
         "PACKAGES": ["sendpkg"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from .checks import CHECKS
+from .check_table import CHECKS
 from .contexts import AppContextTask, RequestContextTask
 from .discovery import load_tasks
 from .errors import (

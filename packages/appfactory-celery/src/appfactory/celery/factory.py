@@ -85,7 +85,8 @@ def configure(flask_app: Flask) -> CelerySettings:
     for name, source in user.sources.items():
         if source.startswith(DICT_KEY + "["):
             # Flask's CELERY dict, under the CELERY_* names that config show explains.
-            owner = f"{EXTENSION_NAME}, from {source} of {get_registry(flask_app).history.origin(DICT_KEY)}"
+            origin = get_registry(flask_app).history.origin(DICT_KEY)
+            owner = f"{EXTENSION_NAME}, from {source} of {origin}"
             set_setting(flask_app, flask_name(name), user.values[name], owner=owner)
     declare_settings(flask_app, celery_options(), owner=EXTENSION_NAME)
     if DICT_KEY in flask_app.config:

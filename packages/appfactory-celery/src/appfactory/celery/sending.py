@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typing as t
 
-from amqp.exceptions import AccessRefused, NotAllowed
+from amqp.exceptions import AccessRefused, NotAllowed  # type: ignore[import-untyped]
 from flask import Flask
 from kombu import serialization
 from kombu.exceptions import EncodeError, OperationalError
@@ -86,7 +86,7 @@ def _setting(task: Task, name: str, default: str) -> str:
 
 def _setting_error(task: Task, exc: BaseException) -> ConfigError | None:
     """The error naming the setting that made a send fail, if ``check`` finds one."""
-    from .checks import CHECKS
+    from .check_table import CHECKS
     from .validation import settings_findings
 
     flask_app = getattr(task.app, "flask_app", None)
@@ -220,7 +220,7 @@ def _serializer_refusal(task: Task, serializer: t.Any) -> TaskArgumentError | No
 
 def _content_name(content: str) -> str:
     """The serializer's name of a content type ('application/json' -> 'json')."""
-    return serialization.registry.type_to_name.get(content, content)
+    return str(serialization.registry.type_to_name.get(content, content))
 
 
 def _json_key(key: t.Any) -> str:

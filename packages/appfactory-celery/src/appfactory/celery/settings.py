@@ -127,13 +127,13 @@ def collect(app: Flask, *, celery_dict: bool = True) -> CelerySettings:
     history = get_registry(app).history
     mapping = flask_to_celery()
     found = CelerySettings()
-    origins = {}
+    origins: dict[str, str] = {}
     if celery_dict:
-        for name, value in read_celery_dict(app).items():
-            source = f"{DICT_KEY}[{name!r}]"
-            found.sources[name] = source
+        for setting, value in read_celery_dict(app).items():
+            source = f"{DICT_KEY}[{setting!r}]"
+            found.sources[setting] = source
             origins[source] = str(history.origin(DICT_KEY))
-            found.values[name] = _convert(name, source, value, origins[source])
+            found.values[setting] = _convert(setting, source, value, origins[source])
     for key in sorted(app.config):
         if not looks_like_celery(key) or key == DICT_KEY:
             continue

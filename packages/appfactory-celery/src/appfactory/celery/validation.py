@@ -134,6 +134,11 @@ def settings_findings(settings: CelerySettings) -> list[Finding]:
     return findings
 
 
+def _import(path: str) -> t.Any:
+    """What ``path`` names ('module.Name' or 'module:name'), as Celery imports it."""
+    return symbol_by_name(path)  # type: ignore[no-untyped-call]
+
+
 def _scheme(url: str) -> str:
     return url.partition("://")[0] if "://" in url else url
 
@@ -167,7 +172,7 @@ def _broker_findings(url: str, setting: str) -> list[Finding]:
             findings.append(_library_finding(setting, url, missing, extra, "broker"))
     elif transport in TRANSPORT_ALIASES:
         try:
-            symbol_by_name(TRANSPORT_ALIASES[transport])
+            _import(TRANSPORT_ALIASES[transport])
         except ImportError as exc:
             missing = exc.name or str(exc)
             findings.append(_library_finding(setting, url, missing, transport, "broker"))
@@ -201,7 +206,7 @@ def _backend_findings(url: str, setting: str) -> list[Finding]:
     missing = _missing(BACKEND_LIBRARIES[alias]) if alias in BACKEND_LIBRARIES else None
     if missing is None:
         try:
-            symbol_by_name(BACKEND_ALIASES[alias])
+            _import(BACKEND_ALIASES[alias])
         except ImportError as exc:
             missing = exc.name or str(exc)
         except Exception as exc:  # Celery's ImproperlyConfigured: "requires SQLAlchemy"...
@@ -267,7 +272,7 @@ def _router_findings(routes: t.Any, sources: dict[str, str]) -> list[Finding]:
             continue
         if isinstance(item, str):
             try:
-                symbol_by_name(item)
+                _import(item)
                 continue
             except Exception as exc:
                 problem = f"router {item!r} cannot be imported ({type(exc).__name__}: {exc})"
@@ -288,10 +293,11 @@ def schedule_findings(settings: CelerySettings) -> list[Finding]:
     findings: list[Finding] = []
     for entry, options in schedule.items():
         where = f"{setting}[{entry!r}]"
-        if not isinstance(options, dict):
-            found = f"is of type {type(options).__name__}, not a dict"
-        else:
-            found = _entry_problem(options)
+        found = (
+            _entry_problem(options)
+            if isinstance(options, dict)
+            else f"is of type {type(options).__name__}, not a dict"
+        )
         if found:
             findings.append(_schedule_finding(where, found))
     return findings
