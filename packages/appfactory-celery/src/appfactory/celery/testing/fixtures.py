@@ -1,30 +1,34 @@
-"""Celery fixtures: an eager Celery app and a real worker, both bound to the test's app.
-
-appfactory-celery is imported only when a test asks for one of these
-fixtures; without it the test fails with a message that says so.
+"""Celery's pytest fixtures (``celery.contrib.pytest``'s names and scopes), bound to the
+Flask app under test: an eager Celery app, a worker per test, a worker per session.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import logging
-import os
 import typing as t
-import uuid
-from types import ModuleType
+from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from ..errors import describe_exception
+from appfactory.core import load_application
+from appfactory.core.testing import (
+    SECRET_KEY,
+    discover_app_name,
+    env_prefix,
+    isolated_environment,
+)
+from celery import _state
+
+from ..discovery import load_tasks
+from ..factory import celeryfactory
+from .workers import purge, running_worker, worker_settings
 
 if t.TYPE_CHECKING:
     from celery import Celery
     from celery.worker import WorkController
 
-#: Settings of the ``celery_app`` fixture, under ``celery_config``: tasks run
-#: where they are called, their results are stored, their exceptions raised.
+#: Settings of the ``celery_app`` fixture without a worker, under ``celery_config``:
+#: tasks run where they are called, their results are stored, their exceptions raised.
 EAGER_SETTINGS: dict[str, t.Any] = {
     "task_always_eager": True,
     "task_eager_propagates": True,
@@ -33,24 +37,23 @@ EAGER_SETTINGS: dict[str, t.Any] = {
     "result_backend": "cache+memory://",
 }
 
-#: Seconds between two looks of the worker at the in-memory broker.
-MEMORY_POLLING_INTERVAL = 0.01
-
-#: The worker's result backend: Celery's ``cache+memory://``, polled often
-#: (see :class:`~appfactory.core.testing.results.MemoryResultBackend`).
-MEMORY_RESULT_BACKEND = "appfactory.core.testing.results:MemoryResultBackend+memory://"
-
-#: The Redis database of ``celery_broker = "redis"`` (out of the way of database 0).
-REDIS_DB = 15
-
-#: Seconds of the worker's waits for a message on Redis (kombu's default is 1).
-REDIS_POLLING_INTERVAL = 0.1
-
-#: What ``celery_broker`` may name besides a broker URL.
-BROKER_KINDS = ("memory", "embedded", "redis")
+OTHER_PLUGIN = (
+    "appfactory.celery.testing and Celery's plugin celery.contrib.pytest are both enabled; "
+    "they define the same fixtures. Keep appfactory.celery.testing (Celery's fixtures, "
+    "bound to your Flask app) and remove celery.contrib.pytest from pytest_plugins (or "
+    "run with -p no:celery)."
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    manager = config.pluginmanager
+    if manager.has_plugin("celery.contrib.pytest") or manager.has_plugin("celery"):
+        raise pytest.UsageError(OTHER_PLUGIN)
+    config.addinivalue_line(
+        "markers",
+        "celery(**settings): Celery settings of this test's celery_app and celery_worker, "
+        "over celery_config",
+    )
     config.addinivalue_line(
         "markers",
         "celery_broker(kind): the broker of this test's celery_worker: 'memory' (the "
@@ -58,38 +61,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def appfactory_celery(fixture: str) -> ModuleType:
-    """``appfactory.celery``, or a failure that says the fixture needs it."""
-    try:
-        import appfactory.celery as module
-    except ImportError as exc:
-        pytest.fail(
-            f"The {fixture} fixture needs appfactory-celery, which cannot be imported "
-            f"({describe_exception(exc)}). Install it (pip install appfactory-celery), "
-            "or do not use the Celery fixtures.",
-            pytrace=False,
-        )
-    return module
+def pytest_collection(session: pytest.Session) -> None:
+    """Refuse Celery's plugin registered after this one, before any test runs."""
+    manager = session.config.pluginmanager
+    if manager.has_plugin("celery.contrib.pytest") or manager.has_plugin("celery"):
+        raise pytest.UsageError(OTHER_PLUGIN)
 
 
-def _one_of_eager_or_worker(request: pytest.FixtureRequest) -> None:
-    if {"celery_app", "celery_worker"} <= set(request.fixturenames):
-        pytest.fail(
-            "A test cannot use both celery_app (tasks run eagerly, in the test) and "
-            "celery_worker (tasks run in a worker); with a worker, use celery_worker.app.",
-            pytrace=False,
-        )
-
-
-def configured_celery(fixture: str, app: Flask, settings: t.Mapping[str, t.Any]) -> Celery:
+def configure_celery(app: Flask, settings: t.Mapping[str, t.Any]) -> Celery:
     """The Celery app of ``app`` with ``settings`` over its own, and its tasks loaded.
 
     The settings are applied before the packages' tasks are loaded, since a
     task reads some of them (``task_store_eager_result``, ``task_acks_late``,
     ...) when it joins the app; tasks that joined earlier get them too.
     """
-    factory = appfactory_celery(fixture)
-    celery = factory.celeryfactory(app, load_tasks=False)
+    celery = celeryfactory(app, load_tasks=False)
     celery.conf.update(settings)
     # The queues and the result backend are made from the settings on first use.
     vars(celery).pop("amqp", None)
@@ -100,128 +86,105 @@ def configured_celery(fixture: str, app: Flask, settings: t.Mapping[str, t.Any])
             for attribute, name in getattr(task, "from_config", ()):
                 if name in settings:
                     setattr(task, attribute, settings[name])
-    factory.load_tasks(app)
+    load_tasks(app)
     return celery
 
 
-def broker_settings(app: Flask, broker: str, request: pytest.FixtureRequest) -> dict[str, t.Any]:
-    """Celery settings of a worker on ``broker``: a kind of :data:`BROKER_KINDS` or a URL."""
-    from appfactory.celery import broker as brokers
-
-    if broker == "memory":
-        return {
-            "broker_url": "memory://",
-            "broker_transport_options": {"polling_interval": MEMORY_POLLING_INTERVAL},
-            "result_backend": MEMORY_RESULT_BACKEND,
-        }
-    if broker == "embedded":
-        settings = brokers.embedded_settings(app)
-        backend = brokers.following_result_backend(app, "filesystem", settings["broker_url"])
-        return {**settings, "result_backend": backend}
-    if broker == "redis":
-        url = f"{request.getfixturevalue('redis_server').url}/{REDIS_DB}"
-        # The worker's last wait for a message (BRPOP) ends within this, when it stops.
-        options = {"polling_interval": REDIS_POLLING_INTERVAL}
-        return {"broker_url": url, "broker_transport_options": options, "result_backend": url}
-    if "://" in broker:
-        transport = brokers.broker_scheme(broker, "celery_broker")
-        backend = brokers.following_result_backend(app, transport, broker)
-        redis = transport in ("redis", "rediss")
-        options = {"polling_interval": REDIS_POLLING_INTERVAL} if redis else {}
-        return {
-            "broker_url": broker,
-            "broker_transport_options": options,
-            "result_backend": backend or MEMORY_RESULT_BACKEND,
-        }
-    pytest.fail(
-        f"celery_broker is {broker!r}; give one of {', '.join(map(repr, BROKER_KINDS))} "
-        "or a broker URL such as 'redis://127.0.0.1:6379/1'.",
-        pytrace=False,
-    )
+def marked_settings(request: pytest.FixtureRequest) -> dict[str, t.Any]:
+    """The settings of the test's ``celery`` markers (module, class, function: closest wins)."""
+    settings: dict[str, t.Any] = {}
+    for marker in reversed(list(request.node.iter_markers("celery"))):
+        if marker.args:
+            pytest.fail(
+                f"@pytest.mark.celery takes settings as keywords, not {marker.args!r}; "
+                "write @pytest.mark.celery(task_acks_late=True).",
+                pytrace=False,
+            )
+        settings.update(marker.kwargs)
+    return settings
 
 
-@functools.cache
-def _thread_work_controller() -> type:
-    from celery.contrib.testing.worker import TestWorkController
-
-    class ThreadWorkController(TestWorkController):  # type: ignore[misc]
-        """A test worker whose thread has its Celery app current, never Celery's default."""
-
-        def start(self) -> t.Any:
-            self.app.set_current()
-            return super().start()
-
-    return ThreadWorkController
+def refuse_parameters(parameters: t.Mapping[str, t.Any]) -> None:
+    """``celery_parameters`` make a new ``Celery(...)``; here the app's Celery app is used."""
+    if parameters:
+        pytest.fail(
+            f"celery_parameters is {dict(parameters)!r}, but appfactory.celery.testing uses "
+            "the Flask app's own Celery app (celeryfactory(app)), made by no Celery(...) "
+            "call of the tests: give settings in celery_config instead.",
+            pytrace=False,
+        )
 
 
-@contextlib.contextmanager
-def running_worker(celery: Celery, **options: t.Any) -> t.Iterator[WorkController]:
-    """Celery's ``start_worker`` in a thread, without its lasting effects on the process.
-
-    Celery's default and current apps, the "join will block" flag, the
-    ``CELERY_LOG_*`` variables and the capture of warnings by logging are put
-    back as they were, both once the worker runs and after it stops; the
-    test's logging is left alone.
-    """
-    from celery import _state
-    from celery.contrib.testing.worker import start_worker
-    from celery.worker import state as worker_state
-
-    default_before = _state.default_app
-    current_before = getattr(_state._tls, "current_app", None)
-    join_before = _state.task_join_will_block()
-    variables = {name: os.environ.get(name) for name in ("CELERY_LOG_LEVEL", "CELERY_LOG_FILE")}
-    capturing = getattr(logging, "_warnings_showwarning", None) is not None
-
-    def restore() -> None:
-        _state.set_default_app(default_before)
-        _state._set_current_app(current_before)
-        _state._set_task_join_will_block(join_before)
-        for name, value in variables.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        if not capturing:
-            logging.captureWarnings(False)
-
-    celery.log.already_setup = True
-    options.setdefault("hostname", f"appfactory-test-{uuid.uuid4().hex[:12]}@localhost")
-    try:
-        with start_worker(
-            celery,
-            pool="solo",
-            concurrency=1,
-            perform_ping_check=False,
-            WorkController=_thread_work_controller(),
-            **options,
-        ) as worker:
-            restore()
-            try:
-                yield worker
-            finally:
-                # The worker checks whether to stop between two waits for a
-                # message (2 s each); two pings end both waits at once.
-                worker_state.should_terminate = 0
-                with contextlib.suppress(Exception):
-                    for _ in range(2):
-                        celery.control.broadcast("ping", destination=[worker.hostname], reply=False)
-    finally:
-        restore()
+def add_tasks(celery: Celery, includes: t.Sequence[str], class_tasks: t.Sequence[t.Any]) -> None:
+    """Import ``celery_includes`` and register ``celery_class_tasks``, as Celery's plugin does."""
+    for module in includes:
+        celery.loader.import_task_module(module)
+    for task in class_tasks:
+        celery.register_task(task)
 
 
-def _purge(celery: Celery) -> None:
-    # Messages a test left in its own queue would otherwise stay in the broker.
-    with contextlib.suppress(Exception):
-        celery.control.purge()
+# Celery's fixtures of configuration, with Celery's names, scopes and defaults.
 
 
-@pytest.fixture
-def celery_config() -> dict[str, t.Any]:
-    """Celery settings, under Celery's own names, over those of ``celery_app`` and
-    ``celery_worker``. Override it; the default is empty.
-    """
+@pytest.fixture(scope="session")
+def celery_config() -> t.Mapping[str, t.Any]:
+    """Celery settings, under Celery's own names, over those of every Celery fixture.
+    Override it; the default is empty."""
     return {}
+
+
+@pytest.fixture(scope="session")
+def celery_parameters() -> t.Mapping[str, t.Any]:
+    """Celery's arguments of ``Celery(...)``: must stay empty here (the app's Celery
+    app is used); a test that overrides it fails, saying so."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters() -> t.Mapping[str, t.Any]:
+    """Arguments of the workers (``start_worker``), such as ``{"queues": ...}``,
+    over ours (solo pool, no ping check). Override it; the default is empty."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def celery_includes() -> t.Sequence[str]:
+    """Modules the workers import before they start (besides the packages' tasks)."""
+    return ()
+
+
+@pytest.fixture(scope="session")
+def celery_class_tasks() -> t.Sequence[t.Any]:
+    """Class-based tasks registered on the Celery app of the workers."""
+    return []
+
+
+@pytest.fixture(scope="session")
+def celery_worker_pool() -> t.Any:
+    """The workers' pool: ``"solo"``, as in Celery's plugin."""
+    return "solo"
+
+
+@pytest.fixture(scope="session")
+def celery_enable_logging() -> bool:
+    """Whether the workers set up Celery's logging (off: the test's logging is kept)."""
+    return False
+
+
+@pytest.fixture(scope="session")
+def use_celery_app_trap() -> bool:
+    """Off (Celery's default): in a test that uses :func:`celery_session_app`, that app
+    is Celery's current app, so shared tasks sent outside any app context reach it.
+    On: they raise :class:`~appfactory.celery.testing.CeleryDefaultAppError` there too.
+    Celery's default app is trapped in every test either way."""
+    return False
+
+
+@pytest.fixture(scope="session")
+def celery_session_broker() -> str:
+    """The broker of :func:`celery_session_worker`, as :func:`celery_broker` names them:
+    ``"memory"`` (the default), ``"embedded"``, ``"redis"`` or a URL. Override it."""
+    return "memory"
 
 
 @pytest.fixture
@@ -246,44 +209,125 @@ def celery_broker(request: pytest.FixtureRequest) -> str:
     return "memory"
 
 
+# One test's Celery app and worker, of the test's Flask app.
+
+
 @pytest.fixture
 def celery_app(
-    request: pytest.FixtureRequest, app: Flask, celery_config: dict[str, t.Any]
+    request: pytest.FixtureRequest,
+    app: Flask,
+    celery_config: t.Mapping[str, t.Any],
+    celery_parameters: t.Mapping[str, t.Any],
+    celery_class_tasks: t.Sequence[t.Any],
 ) -> Celery:
-    """The Celery app of :func:`app`, running tasks eagerly.
+    """The Celery app of :func:`app` (``celery_app.flask_app is app``).
 
-    Tasks run in the test when they are sent, their results are stored (in
-    memory) and their exceptions raised; ``celery_app.flask_app is app``.
+    With :func:`celery_worker` in the test, it is the worker's app; without,
+    its tasks run eagerly, with their results stored and exceptions raised.
+    ``celery_config`` and the ``celery`` markers go over both.
     """
-    _one_of_eager_or_worker(request)
-    return configured_celery("celery_app", app, {**EAGER_SETTINGS, **celery_config})
+    refuse_parameters(celery_parameters)
+    if "celery_worker" in request.fixturenames:
+        broker = request.getfixturevalue("celery_broker")
+        settings = worker_settings(app, broker, request, "celery_broker")
+    else:
+        settings = dict(EAGER_SETTINGS)
+    celery = configure_celery(app, {**settings, **celery_config, **marked_settings(request)})
+    for task in celery_class_tasks:
+        celery.register_task(task)
+    return celery
 
 
 @pytest.fixture
 def celery_worker(
-    request: pytest.FixtureRequest,
-    app: Flask,
-    celery_config: dict[str, t.Any],
-    celery_broker: str,
+    celery_app: Celery,
+    celery_includes: t.Sequence[str],
+    celery_worker_pool: t.Any,
+    celery_worker_parameters: t.Mapping[str, t.Any],
+    celery_enable_logging: bool,
 ) -> t.Iterator[WorkController]:
     """A real Celery worker of :func:`app`, in a thread, for the test.
 
     Tasks sent in the app's context go through the broker named by
     :func:`celery_broker` (in memory by default) to the worker, which runs
     them in the app's context. The worker consumes from a queue of this test
-    only. ``celery_worker.app`` is the Celery app.
+    only. ``celery_worker.app`` is :func:`celery_app`.
     """
-    _one_of_eager_or_worker(request)
-    appfactory_celery("celery_worker")
-    settings = {
-        "task_always_eager": False,
-        "task_default_queue": f"appfactory-test-{uuid.uuid4().hex[:12]}",
-        "worker_hijack_root_logger": False,
-        "worker_log_color": False,
-        **broker_settings(app, celery_broker, request),
-        **celery_config,
-    }
-    celery = configured_celery("celery_worker", app, settings)
-    with running_worker(celery) as worker:
+    add_tasks(celery_app, celery_includes, ())
+    options = {"pool": celery_worker_pool, **celery_worker_parameters}
+    with running_worker(celery_app, enable_logging=celery_enable_logging, **options) as worker:
         yield worker
-        _purge(celery)
+        purge(celery_app)
+
+
+@pytest.fixture
+def depends_on_current_app(celery_app: Celery) -> t.Iterator[None]:
+    """:func:`celery_app` is Celery's current app during the test (then no longer)."""
+    before = getattr(_state._tls, "current_app", None)
+    celery_app.set_current()
+    yield
+    _state._set_current_app(before)
+
+
+# The session's Flask app, Celery app and worker.
+
+
+def session_create_app(request: pytest.FixtureRequest) -> t.Callable[..., Flask]:
+    """The ``create_app`` fixture, which the session fixtures need of scope session."""
+    try:
+        create_app: t.Callable[..., Flask] = request.getfixturevalue("create_app")
+    except pytest.fail.Exception as exc:
+        if "ScopeMismatch" not in str(exc):
+            raise
+        pytest.fail(
+            "celery_session_app needs a create_app fixture of scope session: declare it "
+            "with @pytest.fixture(scope='session') in your conftest.py.",
+            pytrace=False,
+        )
+    return create_app
+
+
+@pytest.fixture(scope="session")
+def celery_session_app(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    celery_session_broker: str,
+    celery_config: t.Mapping[str, t.Any],
+    celery_parameters: t.Mapping[str, t.Any],
+    celery_class_tasks: t.Sequence[t.Any],
+) -> Celery:
+    """The Celery app of a Flask app made once for the session, for
+    :func:`celery_session_worker`.
+
+    The Flask app is ``create_app(TESTING=True, SECRET_KEY=...)`` (``create_app``
+    of scope session), made in an isolated environment with an instance
+    folder of its own; it is ``celery_session_app.flask_app``.
+    """
+    refuse_parameters(celery_parameters)
+    create_app = session_create_app(request)
+    folder: Path = tmp_path_factory.mktemp("session-instance")
+    with isolated_environment(env_prefix(discover_app_name(create_app)), folder):
+        flask_app = load_application(create_app(TESTING=True, SECRET_KEY=SECRET_KEY))
+    settings = worker_settings(flask_app, celery_session_broker, request, "celery_session_broker")
+    celery = configure_celery(flask_app, {**settings, **celery_config})
+    for task in celery_class_tasks:
+        celery.register_task(task)
+    return celery
+
+
+@pytest.fixture(scope="session")
+def celery_session_worker(
+    celery_session_app: Celery,
+    celery_includes: t.Sequence[str],
+    celery_worker_pool: t.Any,
+    celery_worker_parameters: t.Mapping[str, t.Any],
+    celery_enable_logging: bool,
+) -> t.Iterator[WorkController]:
+    """A real Celery worker of :func:`celery_session_app`, in a thread, for the session."""
+    add_tasks(celery_session_app, celery_includes, ())
+    options = {"pool": celery_worker_pool, **celery_worker_parameters}
+    with running_worker(
+        celery_session_app, enable_logging=celery_enable_logging, **options
+    ) as worker:
+        yield worker
+        purge(celery_session_app)

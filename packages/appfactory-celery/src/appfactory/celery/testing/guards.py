@@ -1,25 +1,20 @@
-"""Guards active in every test of a project that enables the plugin.
+"""The guard of Celery's state, active in every test of a project that enables the plugin.
 
-``no_leaked_context`` fails a test that leaves a Flask app or request context
-pushed; ``isolated_celery_state`` fails a test that uses Celery's global
-default app, replaces it, or leaves a Celery app current. Both restore the
-state they check, so that a failing test does not make the next ones fail.
+``isolated_celery_state`` fails a test that uses Celery's global default app,
+replaces it, or leaves a Celery app current; it restores the state it
+checks, so that a failing test does not make the next ones fail.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import sys
 import typing as t
 
 import pytest
-from flask.globals import _cv_app, _cv_request
 
-from ..errors import AppFactoryError
+from appfactory.core import AppFactoryError
+from celery import _state
 
-#: How many leaked contexts are popped at most (a context that cannot be popped stops it).
-_MAX_POPS = 100
+from .. import routing
 
 
 class CeleryDefaultAppError(AppFactoryError):
@@ -42,7 +37,7 @@ class DefaultAppTrap:
     >>> DefaultAppTrap().tasks
     Traceback (most recent call last):
       ...
-    appfactory.core.testing.guards.CeleryDefaultAppError: Celery's default app was used ...
+    appfactory.celery.testing.guards.CeleryDefaultAppError: Celery's default app was used ...
     """
 
     def __getattr__(self, name: str) -> t.NoReturn:
@@ -52,61 +47,58 @@ class DefaultAppTrap:
         raise CeleryDefaultAppError(DEFAULT_APP_MESSAGE.format(name=name))
 
     def __repr__(self) -> str:
-        return "<Celery default app replaced by appfactory.core.testing>"
+        return "<Celery default app replaced by appfactory.celery.testing>"
 
 
-def describe_context(ctx: t.Any) -> str:
-    """``'myapp'`` for a context of the app called myapp."""
-    app = getattr(ctx, "app", None)
-    return repr(getattr(app, "name", app))
+def problems_after(
+    trap: DefaultAppTrap, default_after: t.Any, current_after: t.Any, allowed: t.Any = None
+) -> list[str]:
+    """What a test did to Celery's state, given what it left (one sentence each).
 
-
-def pop_contexts_since(request_before: t.Any, app_before: t.Any) -> list[str]:
-    """Pop the request and app contexts pushed since the given ones; describe them.
-
-    Request contexts first (each pops the app context it pushed), then app contexts.
+    ``allowed`` may be left current (the session's Celery app, made current for the test).
     """
-    leaks = []
-    pairs = ((_cv_request, request_before, "request"), (_cv_app, app_before, "app"))
-    for var, before, kind in pairs:
-        for _ in range(_MAX_POPS):
-            ctx: t.Any = var.get(None)
-            if ctx is None or ctx is before:
-                break
-            article = "a" if kind == "request" else "an"
-            leaks.append(f"the test leaked {article} {kind} context of {describe_context(ctx)}")
-            try:
-                ctx.pop()
-            except Exception:
-                break
-    return leaks
-
-
-@functools.cache
-def celery_installed() -> bool:
-    """Whether Celery can be imported in this environment (looked up once)."""
-    return "celery" in sys.modules or importlib.util.find_spec("celery") is not None
+    problems = []
+    if default_after is not trap:
+        problems.append(
+            f"the test replaced Celery's default app with {default_after!r} "
+            "(app.set_default()); give each Flask app its own Celery app instead"
+        )
+    if current_after is trap:
+        problems.append(
+            "the test left Celery's default app current in this thread: something saved "
+            "celery.current_app outside any app context and set it back as the current app "
+            "(as celery.contrib.testing.app.setup_default_app does); enable only one of "
+            "appfactory.celery.testing and celery.contrib.pytest"
+        )
+    elif current_after is not None and current_after is not allowed:
+        problems.append(
+            f"the test left the Celery app {getattr(current_after, 'main', current_after)!r} "
+            "current in this "
+            "thread (app.set_current() without restoring the previous one)"
+        )
+    return problems
 
 
 @pytest.fixture(autouse=True)
-def isolated_celery_state() -> t.Iterator[None]:
+def isolated_celery_state(request: pytest.FixtureRequest) -> t.Iterator[None]:
     """Replace Celery's default app by a trap for the test; check and restore its state.
 
     During the test Celery's default app raises :class:`CeleryDefaultAppError`
-    on any use, and no Celery app is current in this thread. The test fails
-    if it replaced the default app or left a Celery app current. Does
-    nothing when Celery is not installed.
+    on any use, and no Celery app is current in this thread (but
+    ``celery_session_app``, in a test that uses it, unless
+    ``use_celery_app_trap``). The test fails if it replaced the default app or
+    left another Celery app current.
     """
-    if not celery_installed():
-        yield
-        return
-    from celery import _state
-
+    session_app = None
+    if "celery_session_app" in request.fixturenames and not request.getfixturevalue(
+        "use_celery_app_trap"
+    ):
+        session_app = request.getfixturevalue("celery_session_app")
     default_before = _state.default_app
     current_before = getattr(_state._tls, "current_app", None)
     trap = DefaultAppTrap()
     _state.set_default_app(trap)
-    _state._set_current_app(None)
+    _state._set_current_app(session_app)
     try:
         yield
     finally:
@@ -114,43 +106,19 @@ def isolated_celery_state() -> t.Iterator[None]:
         current_after = getattr(_state._tls, "current_app", None)
         _state.set_default_app(default_before)
         _state._set_current_app(current_before)
-        routing = sys.modules.get("appfactory.celery.routing")
-        leftover = getattr(getattr(routing, "_local", None), "stack", None)
+        leftover = getattr(routing._local, "stack", None)
         if leftover:
             leftover.clear()
-    problems = []
-    if default_after is not trap:
-        problems.append(
-            f"the test replaced Celery's default app with {default_after!r} "
-            "(app.set_default()); give each Flask app its own Celery app instead"
-        )
-    if current_after is not None:
-        problems.append(
-            f"the test left the Celery app {getattr(current_after, 'main', current_after)!r} "
-            "current in this thread (app.set_current() without restoring the previous one)"
-        )
+    problems = problems_after(trap, default_after, current_after, session_app)
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_context(
-    isolated_celery_state: None,  # noqa: ARG001 (torn down after this one)
-) -> t.Iterator[None]:
-    """Fail a test that leaves a Flask app or request context pushed.
-
-    Contexts pushed before the test (by a fixture of a wider scope) are
-    left alone; the leaked ones are popped, so that the next test starts
-    clean. (It uses ``isolated_celery_state`` so that leaked contexts are
-    popped before Celery's state is checked.)
-    """
-    request_before = _cv_request.get(None)
-    app_before = _cv_app.get(None)
-    yield
-    leaks = pop_contexts_since(request_before, app_before)
-    if leaks:
-        pytest.fail(
-            "; ".join(leaks) + ": pop every context the test pushes, for example with "
-            "'with app.app_context():' or 'with app.test_request_context():'",
-            pytrace=False,
-        )
+    isolated_celery_state: None,
+    no_leaked_context: None,
+) -> None:
+    """appfactory.core.testing's guard, set up after :func:`isolated_celery_state`:
+    so leaked contexts are popped (and reported) before Celery's state is checked,
+    and a leaked context is one problem, not two."""
