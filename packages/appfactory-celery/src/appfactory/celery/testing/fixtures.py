@@ -219,6 +219,7 @@ def celery_app(
     celery_config: t.Mapping[str, t.Any],
     celery_parameters: t.Mapping[str, t.Any],
     celery_class_tasks: t.Sequence[t.Any],
+    celery_broker: str,
 ) -> Celery:
     """The Celery app of :func:`app` (``celery_app.flask_app is app``).
 
@@ -228,8 +229,7 @@ def celery_app(
     """
     refuse_parameters(celery_parameters)
     if "celery_worker" in request.fixturenames:
-        broker = request.getfixturevalue("celery_broker")
-        settings = worker_settings(app, broker, request, "celery_broker")
+        settings = worker_settings(app, celery_broker, request, "celery_broker")
     else:
         settings = dict(EAGER_SETTINGS)
     celery = configure_celery(app, {**settings, **celery_config, **marked_settings(request)})

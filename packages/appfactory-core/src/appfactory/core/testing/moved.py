@@ -30,7 +30,6 @@ CELERY_PLUGIN = "appfactory.celery.testing"
 WARNED_FIXTURES = (
     "celery_app",
     "celery_worker",
-    "celery_broker",
     "celery_session_app",
     "celery_session_worker",
     "depends_on_current_app",
