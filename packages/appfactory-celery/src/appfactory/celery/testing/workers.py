@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import logging
 import os
 import typing as t
@@ -145,7 +146,7 @@ def running_worker(
     }
     if parameters["perform_ping_check"]:
         # Celery's ping task, a shared task: added to every app, finalized or not.
-        import celery.contrib.testing.tasks
+        importlib.import_module("celery.contrib.testing.tasks")
     try:
         # The ping check sends from this thread: to this app, never the default one.
         celery.set_current()
