@@ -1,6 +1,6 @@
 """A suite written for Celery's pytest plugin runs with appfactory's, against myapp.
 
-The suite (``celery_plugin_suite/``) uses ``celery.contrib.pytest``'s documented
+The suite (``docs/guide/celery_plugin_example/``, shown in the testing guide) uses ``celery.contrib.pytest``'s documented
 fixtures, the session worker and the ``celery`` marker; its ``conftest.py``
 names appfactory's plugins instead of Celery's. It runs in a new process, as
 a user runs it, with real workers on the embedded broker.
@@ -13,12 +13,18 @@ from pathlib import Path
 
 import pytest
 
-SUITE = Path(__file__).parent / "celery_plugin_suite"
+SUITE = Path(__file__).resolve().parents[3] / "docs" / "guide" / "celery_plugin_example"
 
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    for path in SUITE.glob("*.py"):
+    files = sorted(SUITE.glob("*.py"))
+    assert [path.name for path in files] == [
+        "conftest.py",
+        "tasks_of_the_tests.py",
+        "test_celery_fixtures.py",
+    ], f"the suite is missing from {SUITE}"
+    for path in files:
         shutil.copy(path, pytester.path / path.name)
     return pytester
 
