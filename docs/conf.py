@@ -109,7 +109,12 @@ def _all_documented(_app, env):
     from sphinx.util import logging
 
     documented = env.get_domain("py").objects
-    for package_name in ("appfactory.core", "appfactory.celery", "appfactory.core.testing"):
+    for package_name in (
+        "appfactory.core",
+        "appfactory.celery",
+        "appfactory.core.testing",
+        "appfactory.celery.testing",
+    ):
         package = importlib.import_module(package_name)
         for name in package.__all__:
             if f"{package_name}.{name}" not in documented:
