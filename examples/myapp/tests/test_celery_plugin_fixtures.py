@@ -1,8 +1,9 @@
 """A suite written for Celery's pytest plugin runs with appfactory's, against myapp.
 
-The suite (``docs/guide/celery_plugin_example/``, shown in the testing guide) uses ``celery.contrib.pytest``'s documented
-fixtures, the session worker and the ``celery`` marker; its ``conftest.py``
-names appfactory's plugins instead of Celery's. It runs in a new process, as
+The suite (``docs/guide/celery_plugin_example/``, shown in the testing guide)
+uses ``celery.contrib.pytest``'s documented fixtures, the session worker and
+the ``celery`` marker; its ``conftest.py`` names appfactory's plugins instead
+of Celery's. It runs in a new process, as
 a user runs it, with real workers on the embedded broker.
 """
 
