@@ -393,3 +393,65 @@ def test_using_celerys_default_app_is_caught(tasker: pytest.Pytester) -> None:
     )
     assert len([line for line in lines if line.startswith("the test left the Celery app")]) == 1
     assert _state.default_app is default_before
+
+
+# Celery's plugin's fixtures: the session worker, the guard's real cause
+
+
+def test_session_worker_outlives_the_test_workers(tasker: pytest.Pytester) -> None:
+    tasker.makeconftest(CONFTEST.replace('scope="module"', 'scope="session"'))
+    tasker.makepyfile(
+        """
+        import pytest
+
+        from taskpkg.tasks import where
+
+
+        @pytest.mark.parametrize("run", range(3))
+        def test_session_worker(celery_session_app, celery_session_worker, run):
+            assert celery_session_worker.app is celery_session_app
+            assert celery_session_app.flask_app.name == "tasker"
+            # The session app is current in the test (use_celery_app_trap is off).
+            assert where.delay().get(timeout=10)[0] == "tasker"
+
+
+        @pytest.mark.parametrize("run", range(3))
+        def test_a_test_worker(app, celery_worker, run):
+            with app.app_context():
+                assert where.delay().get(timeout=10)[0] == "tasker"
+
+
+        @pytest.mark.parametrize("run", range(3))
+        def test_session_worker_again(celery_session_worker, run):
+            assert where.delay().get(timeout=10)[0] == "tasker"
+        """
+    )
+    run(tasker).assert_outcomes(passed=9)
+
+
+def test_session_fixtures_need_a_session_create_app(tasker: pytest.Pytester) -> None:
+    tasker.makepyfile("def test_it(celery_session_app):\n    pass\n")
+    result = run(tasker)
+    result.assert_outcomes(errors=1)
+    assert (
+        "celery_session_app needs a create_app fixture of scope session: declare it with "
+        "@pytest.fixture(scope='session') in your conftest.py." in result.stdout.str()
+    )
+
+
+def test_default_app_left_current_is_reported_as_such(tasker: pytest.Pytester) -> None:
+    tasker.makepyfile(
+        """
+        from celery import _state
+
+
+        def test_restores_a_saved_current_app():
+            # What celery.contrib.testing.app.setup_default_app does on exit.
+            _state._tls.current_app = _state.get_current_app()
+        """
+    )
+    result = run(tasker)
+    result.assert_outcomes(passed=1, errors=1)
+    output = result.stdout.str()
+    assert "the test left Celery's default app current in this thread" in output
+    assert "outside the app context" not in output

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import logging
 import os
+import threading
 import typing as t
 import uuid
 
@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 
 from celery import Celery, _state
+from celery.result import allow_join_result
 
 from .. import broker as brokers
 
@@ -101,21 +102,81 @@ def _thread_work_controller() -> type:
 
 
 @contextlib.contextmanager
+def _worker_thread(celery: Celery, **options: t.Any) -> t.Iterator[WorkController]:
+    """What Celery's ``start_worker`` does, but stopped by a flag of this worker only.
+
+    Celery stops its test workers with ``celery.worker.state.should_terminate``,
+    a flag of the whole process that every worker reads: stopping a test's
+    worker would stop a session's worker too. This one closes its own
+    consumer's loop instead.
+    """
+    from celery.bootsteps import CLOSE
+    from celery.contrib.testing import worker as testing
+
+    # Celery's ping task, a shared task: imported, it joins every app.
+    from celery.contrib.testing.tasks import ping
+
+    loglevel = options.pop("loglevel", testing.WORKER_LOGLEVEL)
+    logfile = options.pop("logfile", None)
+    perform_ping_check = options.pop("perform_ping_check")
+    ping_task_timeout = options.pop("ping_task_timeout", 10.0)
+    shutdown_timeout = options.pop("shutdown_timeout", 10.0)
+    testing.test_worker_starting.send(sender=celery)
+    testing.setup_app_for_worker(celery, loglevel, logfile)
+    # The broker answers before the worker starts (Celery's check).
+    with celery.connection() as connection:
+        connection.default_channel.queue_declare  # noqa: B018
+    worker = options.pop("WorkController")(
+        app=celery,
+        loglevel=loglevel,
+        logfile=logfile,
+        ready_callback=None,
+        without_heartbeat=options.pop("without_heartbeat", True),
+        without_mingle=True,
+        without_gossip=True,
+        **options,
+    )
+    thread = threading.Thread(target=worker.start, daemon=True)
+    thread.start()
+    worker.ensure_started()
+    _state._set_task_join_will_block(False)
+    try:
+        if perform_ping_check:
+            with allow_join_result():
+                assert ping.delay().get(timeout=ping_task_timeout) == "pong"
+        yield worker
+    finally:
+        if worker.consumer is not None and worker.consumer.blueprint is not None:
+            worker.consumer.blueprint.state = CLOSE
+        # The consumer's loop looks at its state between two waits for a
+        # message (2 s each); two pings end both waits at once.
+        with contextlib.suppress(Exception):
+            for _ in range(2):
+                celery.control.broadcast("ping", destination=[worker.hostname], reply=False)
+        thread.join(shutdown_timeout)
+        if thread.is_alive():
+            raise RuntimeError(
+                f"The test worker {worker.hostname} did not stop within {shutdown_timeout} s "
+                "(a task still running?); give celery_worker_parameters a larger "
+                "shutdown_timeout."
+            )
+        worker.stop(in_sighandler=False)
+        testing.test_worker_stopped.send(sender=celery, worker=worker)
+
+
+@contextlib.contextmanager
 def running_worker(
     celery: Celery, *, enable_logging: bool = False, **options: t.Any
 ) -> t.Iterator[WorkController]:
-    """Celery's ``start_worker`` in a thread, without its lasting effects on the process.
+    """A Celery worker in a thread, without lasting effects on the process.
 
-    ``options`` go to ``start_worker`` (Celery's ``celery_worker_parameters``)
-    over these: the solo pool, no ping check. Celery's default and current
-    apps, the "join will block" flag, the ``CELERY_LOG_*`` variables and the
-    capture of warnings by logging are put back as they were, both once the
-    worker runs and after it stops; the test's logging is left alone unless
-    ``enable_logging``.
+    ``options`` are those of Celery's ``start_worker`` (Celery's
+    ``celery_worker_parameters``) over these: the solo pool, no ping check.
+    Celery's default and current apps, the "join will block" flag, the
+    ``CELERY_LOG_*`` variables and the capture of warnings by logging are put
+    back as they were, both once the worker runs and after it stops; the
+    test's logging is left alone unless ``enable_logging``.
     """
-    from celery.contrib.testing.worker import start_worker
-    from celery.worker import state as worker_state
-
     default_before = _state.default_app
     current_before = getattr(_state._tls, "current_app", None)
     join_before = _state.task_join_will_block()
@@ -144,23 +205,10 @@ def running_worker(
         "hostname": f"appfactory-test-{uuid.uuid4().hex[:12]}@localhost",
         **options,
     }
-    if parameters["perform_ping_check"]:
-        # Celery's ping task, a shared task: added to every app, finalized or not.
-        importlib.import_module("celery.contrib.testing.tasks")
     try:
-        # The ping check sends from this thread: to this app, never the default one.
-        celery.set_current()
-        with start_worker(celery, **parameters) as worker:
+        with _worker_thread(celery, **parameters) as worker:
             restore()
-            try:
-                yield worker
-            finally:
-                # The worker checks whether to stop between two waits for a
-                # message (2 s each); two pings end both waits at once.
-                worker_state.should_terminate = 0
-                with contextlib.suppress(Exception):
-                    for _ in range(2):
-                        celery.control.broadcast("ping", destination=[worker.hostname], reply=False)
+            yield worker
     finally:
         restore()
 
