@@ -229,7 +229,7 @@ def lint(session: nox.Session) -> None:
     session.install(RUFF, IMPORT_LINTER, *editable_args())
     session.run("ruff", "check", str(ROOT))
     session.run("ruff", "format", "--check", str(ROOT))
-    session.run("lint-imports", "--config", str(ROOT / ".importlinter"))
+    session.run("lint-imports", str(ROOT / ".importlinter"))
 
 
 @nox.session(python=PYTHON)
