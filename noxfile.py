@@ -130,6 +130,10 @@ TEST_EXTRAS = {
     "packages/appfactory-core": ["testing"],
     "packages/appfactory-celery": ["sqlalchemy", "redis"],
 }
+#: Distributions of this checkout that a suite uses as test data besides its
+#: declared dependencies: appfactory-celery's tests run the sample package and the
+#: example app (``PACKAGES = ["mymodule"]``, the ``myapp`` command).
+TEST_DATA = {"packages/appfactory-celery": ["packages/mymodule", "examples/myapp"]}
 #: Modules that must not be importable in appfactory-core's isolated virtualenv.
 NOT_WITH_CORE = ("celery", "kombu", "flask_celeryext")
 
@@ -182,8 +186,14 @@ def isolated(session: nox.Session) -> None:
         name = folder.relative_to(ROOT).as_posix()
         suite = folder / "tests"
         bin_dir = fresh_venv(session, folder.name)
+        needed = checkout_requirements(folder, TEST_EXTRAS.get(name, []))
+        for data in TEST_DATA.get(name, []):
+            for required, extras in checkout_requirements(ROOT / data).items():
+                needed[required] = needed.get(required, set()) | extras
         args = []
-        for required, extras in checkout_requirements(folder, TEST_EXTRAS.get(name, [])).items():
+        # In dependency order: pip resolves a sibling's requirement to the folder given.
+        for required in (f for f in distributions() if f in needed):
+            extras = needed[required]
             args += ["-e", f"{required}[{','.join(sorted(extras))}]" if extras else str(required)]
         tools = ["pytest", "pytest-timeout"]
         if name == "packages/appfactory-celery":
