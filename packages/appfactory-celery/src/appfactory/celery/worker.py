@@ -27,6 +27,9 @@ unacknowledged) stays in :attr:`Consumer.unrecorded` and goes back to its
 queue once the consumer has connected again; one still held when the worker
 stops is put back then, or named in an error log if Redis is still away.
 Other transports are left as Celery has them.
+
+A message of a task the worker does not know goes back to its queue, with
+an error log (:mod:`appfactory.celery.unknown_tasks`), instead of being dropped.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import typing as t
 from celery.worker.consumer import Consumer as CeleryConsumer
 
 from .redis_fetch import Unrecorded, put_back, use_keeping_transport
+from .unknown_tasks import UnknownTasks
 
 #: The value of ``worker_consumer`` that selects this consumer.
 CONSUMER = "appfactory.celery.worker:Consumer"
@@ -51,7 +55,12 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         #: Messages taken off a Redis queue as the connection broke, to put back.
         self.unrecorded: list[Unrecorded] = []
+        self.unknown_tasks = UnknownTasks()
         super().__init__(*args, **kwargs)
+
+    def on_unknown_task(self, body: t.Any, message: t.Any, exc: Exception) -> None:  # noqa: ARG002
+        # Celery drops the message; put it back for a worker that knows the task.
+        self.unknown_tasks.handle(self, message)
 
     def connection_for_read(self, heartbeat: float | None = None) -> t.Any:
         connection = self.app.connection_for_read(heartbeat=heartbeat)
