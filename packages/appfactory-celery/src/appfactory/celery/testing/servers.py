@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from appfactory.core.testing import unavailable
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -29,13 +31,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
-
-
-def unavailable(reason: str) -> t.NoReturn:
-    """Skip, or fail when ``CI`` is set: CI must run every test that needs a server."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
-    pytest.skip(reason)
 
 
 def redis_answers(port: int, timeout: float = 0.5) -> bool:

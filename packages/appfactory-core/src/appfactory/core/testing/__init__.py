@@ -27,6 +27,7 @@ import typing as t
 
 from ..environ import env_prefix
 from .apps import SECRET_KEY, AppCliRunner, discover_app_name, isolated_environment
+from .servers import unavailable
 
 #: The modules that hold the fixtures and hooks, registered with this one.
 pytest_plugins = [
@@ -43,6 +44,7 @@ __all__ = [
     "discover_app_name",
     "env_prefix",
     "isolated_environment",
+    "unavailable",
 ]
 
 
