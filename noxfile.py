@@ -129,7 +129,7 @@ def tests(session: nox.Session) -> None:
 #: (declared by the distribution, like its dependencies).
 TEST_EXTRAS = {
     "packages/appfactory-core": ["testing"],
-    "packages/appfactory-celery": ["sqlalchemy", "redis"],
+    "packages/appfactory-celery": ["sqlalchemy", "redis", "testing"],
 }
 #: Distributions of this checkout that a suite uses as test data besides its
 #: declared dependencies: appfactory-celery's tests run the sample package and the
