@@ -197,7 +197,7 @@ def isolated(session: nox.Session) -> None:
             extras = needed[required]
             args += ["-e", f"{required}[{','.join(sorted(extras))}]" if extras else str(required)]
         tools = ["pytest", "pytest-timeout"]
-        if name == "packages/appfactory-celery":
+        if name in ("packages/appfactory-celery", "packages/appfactory-sqlalchemy"):
             tools.append(POSTGRES_DRIVER)  # the database tests' driver, declared by no one
         session.log(f"{name}: its own virtualenv, with {' '.join(args[1::2])}")
         python = str(bin_dir / "python")
