@@ -20,21 +20,35 @@ from celery import Celery
 from celery.exceptions import TimeoutError
 from celery.result import AsyncResult
 
-from .broker import describe_broker, embedded_folders
+from .broker import describe_broker
 from .errors import NoWorkerError
 
 #: Seconds a timed-out ``get()`` waits for a worker to answer a ping.
 PING_TIMEOUT = 1.0
 
 
+def embedded_folder(flask_app: Flask, celery: Celery) -> str | None:
+    """The folder of the embedded broker under the instance folder, when ``celery``
+    uses it (its store or queue lies there), else ``None``."""
+    conf = celery.conf
+    root = os.path.join(flask_app.instance_path, "celery")
+    url = conf.broker_url if isinstance(conf.broker_url, str) else ""
+    options = conf.broker_transport_options or {}
+    if url.startswith("filesystem:"):
+        where = str(options.get("data_folder_in") or "")
+    else:
+        # The embedded store named by its URL (scheme://<path>).
+        where = url.partition("://")[2].split("?")[0]
+    return root if where.startswith(root + os.sep) else None
+
+
 def broker_place(flask_app: Flask, celery: Celery) -> str:
     """Where ``celery`` sends tasks: the embedded broker and its folder, or the
     broker's URL with its password masked."""
-    conf = celery.conf
-    queue = (conf.broker_transport_options or {}).get("data_folder_in")
-    if conf.broker_url == "filesystem://" and queue == embedded_folders(flask_app)["queue"]:
-        return f"the embedded broker in {os.path.dirname(queue)}"
-    return describe_broker(conf.broker_url)
+    folder = embedded_folder(flask_app, celery)
+    if folder is not None:
+        return f"the embedded broker in {folder}"
+    return describe_broker(celery.conf.broker_url)
 
 
 def results_place(celery: Celery) -> str:
@@ -42,6 +56,8 @@ def results_place(celery: Celery) -> str:
     backend = celery.conf.result_backend
     if backend in (None, "", "disabled"):
         return "no result backend (results cannot be waited for)"
+    if backend == celery.conf.broker_url:
+        return "results with the tasks"
     if isinstance(backend, str) and backend.startswith("file://"):
         return f"results in {backend.removeprefix('file://')}"
     return f"results in {describe_broker(backend)}"
@@ -61,8 +77,12 @@ def no_worker_listens(celery: Celery) -> bool:
     """Whether no worker answers a ping on the broker of ``celery`` within
     :data:`PING_TIMEOUT` (a broker that cannot be asked counts as answered)."""
     try:
+        with celery.connection_for_write() as connection:
+            # Workers answer a ping through a broadcast: without one, no answer proves nothing.
+            if "fanout" not in connection.transport.implements.exchange_type:
+                return False
         return not celery.control.ping(timeout=PING_TIMEOUT)
-    except Exception:
+    except Exception:  # the original timeout is the error to show then
         return False
 
 
