@@ -109,9 +109,8 @@ def _next_steps(kind: str, name: str, target: Path) -> str:
     what = f"app with its package {name}_home" if kind == "app" else kind
     return (
         f"Wrote {where}/, a new {what}.\n"
-        "Next:\n"
+        "Next, in this virtualenv:\n"
         f"  cd {where}\n"
-        "  python -m venv .venv && . .venv/bin/activate\n"
         '  pip install -e ".[test]"\n'
         "  pytest\n" + run
     )
