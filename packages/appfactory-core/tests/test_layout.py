@@ -90,6 +90,18 @@ def test_a_namespace_package_is_reported(
     ]
 
 
+def test_a_namespace_above_a_package_is_fine(
+    make_package: t.Callable[..., Path], forget_modules: list[str]
+) -> None:
+    """``corp.blog``: ``corp`` may be a namespace shared by distributions on purpose."""
+    folder = make_package("corpns.blog", {"config.py": "CORPNS_BLOG_GREETING = 'Hi'\n"})
+    assert not (folder.parent / "__init__.py").exists()
+    forget_modules.append("corpns")
+    assert problems_of("corpns.blog") == []
+    app = appfactory("testapp", "corpns.blog.config", SECRET_KEY=STRONG_KEY, PACKAGES=[])
+    assert [p for p in check_app(app) if p.id == "AF105"] == []
+
+
 def test_the_apps_own_package_is_reported(
     make_package: t.Callable[..., Path], forget_modules: list[str]
 ) -> None:

@@ -200,10 +200,12 @@ def _missing_package_folders(registry: Registry) -> list[Problem]:
 
 
 def _namespace_packages(registry: Registry) -> list[Problem]:
+    # The package that holds the app's configuration module, and each package itself:
+    # a namespace above them (such as appfactory.*) may be one on purpose.
     named: list[tuple[str, str]] = []
-    if isinstance(registry.module_name, str) and registry.module_name:
-        named.append(("The app's package", registry.module_name.partition(".")[0]))
-    named += [("Package", info.name.partition(".")[0]) for info in registry.packages]
+    if isinstance(registry.module_name, str) and "." in registry.module_name:
+        named.append(("The app's package", registry.module_name.rpartition(".")[0]))
+    named += [("Package", info.name) for info in registry.packages]
     problems, seen = [], set()
     for what, name in named:
         folders = namespace_folders(name)
