@@ -84,6 +84,14 @@ def test_an_existing_folder_is_left_alone(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "blog").iterdir()] == ["notes.txt"]
 
 
+def test_a_folder_that_cannot_be_written_is_one_line(read_only_folder: Path) -> None:
+    folder = read_only_folder
+    code, output = new("package", "blog", "-d", str(folder))
+    assert code == 1
+    assert output.startswith(f"Error: Cannot write {folder / 'blog'}")
+    assert output.rstrip().endswith("Choose a folder you can write with --directory.")
+
+
 def test_requirements_follow_the_installed_framework() -> None:
     project = plan("package", "blog")["pyproject.toml"]
     assert 'dependencies = ["appfactory-core>=0.1,<0.2", "appfactory-celery>=0.1,<0.2"]' in project

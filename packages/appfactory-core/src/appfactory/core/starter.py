@@ -98,8 +98,14 @@ def write(kind: str, name: str, parent: Path) -> Path:
     files = plan(kind, name)
     for relative, text in files.items():
         path = target / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(
+                f"Cannot write {path}: {exc.strerror or exc}. Choose a folder you can "
+                "write with --directory."
+            ) from exc
     return target
 
 
