@@ -60,7 +60,8 @@ def test_get_without_a_worker_says_so(tmp_path: Path) -> None:
     )
     assert last.endswith(
         f": no worker listens on the embedded broker in {instance / 'celery'}, where it "
-        "was sent. Start a worker with this app's settings: celery -A myapp.celery worker"
+        "waits until one takes it. Start a worker with this app's settings: "
+        "celery -A myapp.celery worker"
     )
 
 

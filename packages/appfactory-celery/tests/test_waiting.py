@@ -91,8 +91,8 @@ def test_no_worker_on_a_server_broker(
         celery.control.purge()
     broker = settings["CELERY_BROKER_URL"].replace("guest:guest@", "guest:********@")
     assert str(caught.value) == (
-        f"No result for task {result.id}: no worker listens on {broker}, where it was "
-        "sent. Start a worker with this app's settings: celery -A wapp.celery worker"
+        f"No result for task {result.id}: no worker listens on {broker}, where it waits "
+        "until one takes it. Start a worker with this app's settings: celery -A wapp.celery worker"
     )
     assert isinstance(caught.value, CeleryTimeoutError)
 

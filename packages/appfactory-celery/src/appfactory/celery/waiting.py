@@ -106,7 +106,7 @@ class WaitingResult(AsyncResult):  # type: ignore[misc]
                 raise
             raise NoWorkerError(
                 f"No result for task {self.id}: no worker listens on "
-                f"{broker_place(self.app.flask_app, self.app)}, where it was sent. "
+                f"{broker_place(self.app.flask_app, self.app)}, where it waits until one takes it. "
                 f"Start a worker with this app's settings: {worker_command(self.app)}"
             ) from exc
 
