@@ -382,7 +382,7 @@ def test_using_celerys_default_app_is_caught(tasker: pytest.Pytester) -> None:
     result = run(tasker)
     result.assert_outcomes(passed=6, errors=3)
     output = result.stdout.str()
-    assert "the test replaced Celery's default app with <Celery tasker" in output
+    assert "the test replaced Celery's default app with <FlaskCelery tasker" in output
     assert "the test left the Celery app 'tasker' current in this thread" in output
     assert "the test leaked an app context of 'tasker'" in output
     # One problem per test (the short summary may repeat a message, cut to the

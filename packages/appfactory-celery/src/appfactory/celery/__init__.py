@@ -11,6 +11,7 @@ from .errors import (
     BrokerUnavailableError,
     NoCeleryAppError,
     NoResultBackendError,
+    NoWorkerError,
     TaskArgumentError,
 )
 from .extension import setup_app
@@ -35,6 +36,7 @@ __all__ = [
     "BrokerUnavailableError",
     "NoCeleryAppError",
     "NoResultBackendError",
+    "NoWorkerError",
     "RequestContextTask",
     "TaskArgumentError",
     "__version__",

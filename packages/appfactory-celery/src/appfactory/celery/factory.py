@@ -13,6 +13,7 @@ from appfactory.core import (
     Option,
     add_check,
     add_inspection_hook,
+    add_shell_banner,
     declare_settings,
     get_registry,
     set_setting,
@@ -41,8 +42,9 @@ from .settings import (
     flask_name,
     warn_unknown,
 )
-from .state import STATE_KEY, CeleryState, get_state
+from .state import STATE_KEY, CeleryState, get_state, require_state
 from .validation import unusable_url
+from .waiting import FlaskCelery, where_tasks_go
 
 EXTENSION_NAME = "appfactory.celery"
 
@@ -119,7 +121,7 @@ def _create_celery_app(flask_app: Flask) -> Celery:
     only the Celery settings, with :class:`AppContextTask` as its task base.
     """
     settings = configure(flask_app)
-    celery = Celery(flask_app.name, set_as_current=False, task_cls=AppContextTask)
+    celery = FlaskCelery(flask_app.name, set_as_current=False, task_cls=AppContextTask)
     # Into the settings Celery reads first: each lookup of a setting (several per
     # task call) is then faster than through a configuration object.
     celery.conf.update(settings.values)
@@ -130,11 +132,17 @@ def _create_celery_app(flask_app: Flask) -> Celery:
     flask_app.extensions[STATE_KEY] = CeleryState(flask_app, celery, settings)
     add_inspection_hook(flask_app, load_package_tasks)
     add_check(flask_app, celery_problems)
+    add_shell_banner(flask_app, shell_banner)
     setup_database(flask_app, celery, EXTENSION_NAME)
     flask_app.logger.info(
         "Celery broker of %s: %s", flask_app.name, describe_broker(settings.values["broker_url"])
     )
     return celery
+
+
+def shell_banner(flask_app: Flask) -> str:
+    """The line ``myapp shell`` prints about where tasks go."""
+    return where_tasks_go(flask_app, require_state(flask_app).celery)
 
 
 def celeryfactory(flask_app: Flask, *, load_tasks: bool = True) -> Celery:
