@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import tomllib
+import typing as t
 from pathlib import Path
 
 import nox
 import nox.command
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 nox.needs_version = ">=2024.3.2"
 nox.options.sessions = ["tests"]
@@ -121,6 +125,98 @@ def tests(session: nox.Session) -> None:
         session.error("; ".join(problems))
 
 
+#: The extras each distribution's own test suite needs, in ``nox -s isolated``
+#: (declared by the distribution, like its dependencies).
+TEST_EXTRAS = {
+    "packages/appfactory-core": ["testing"],
+    "packages/appfactory-celery": ["sqlalchemy", "redis", "testing"],
+}
+#: Distributions of this checkout that a suite uses as test data besides its
+#: declared dependencies: appfactory-celery's tests run the sample package and the
+#: example app (``PACKAGES = ["mymodule"]``, the ``myapp`` command).
+TEST_DATA = {"packages/appfactory-celery": ["packages/mymodule", "examples/myapp"]}
+#: Modules that must not be importable in appfactory-core's isolated virtualenv.
+NOT_WITH_CORE = ("celery", "kombu", "flask_celeryext")
+
+
+def project_table(folder: Path) -> dict[str, t.Any]:
+    """The ``[project]`` table of a distribution folder's pyproject.toml."""
+    with (folder / "pyproject.toml").open("rb") as file:
+        project: dict[str, t.Any] = tomllib.load(file)["project"]
+    return project
+
+
+def checkout_requirements(folder: Path, extras: t.Iterable[str] = ()) -> dict[Path, set[str]]:
+    """``folder`` and the distributions of this checkout it requires, directly or
+    through other ones, with the extras asked of each (optional dependencies included)."""
+    by_name = {canonicalize_name(project_table(f)["name"]): f for f in distributions()}
+    needed: dict[Path, set[str]] = {}
+    todo = [(folder, set(extras))]
+    while todo:
+        current, wanted = todo.pop()
+        known = needed.get(current)
+        if known is not None and wanted <= known:
+            continue
+        needed[current] = (known or set()) | wanted
+        project = project_table(current)
+        lines = list(project.get("dependencies", []))
+        for extra in wanted:
+            lines += project.get("optional-dependencies", {}).get(extra, [])
+        for line in lines:
+            requirement = Requirement(line)
+            sibling = by_name.get(canonicalize_name(requirement.name))
+            if sibling is not None:
+                todo.append((sibling, set(requirement.extras)))
+    return needed
+
+
+@nox.session(python=PYTHON)
+def isolated(session: nox.Session) -> None:
+    """Each distribution's test suite in a fresh virtualenv of its own, with only that
+    distribution, its declared dependencies and pytest: appfactory-core's without Celery.
+
+    ``nox -s isolated -- packages/appfactory-core`` runs the suites of the given
+    folders only (CI runs core's); the default is every distribution's.
+    """
+    folders = [ROOT / arg for arg in session.posargs] or distributions()
+    unknown = [str(f) for f in folders if f not in distributions()]
+    if unknown:
+        session.error(f"Not a distribution folder of this checkout: {', '.join(unknown)}.")
+    problems = []
+    for folder in folders:
+        name = folder.relative_to(ROOT).as_posix()
+        suite = folder / "tests"
+        bin_dir = fresh_venv(session, folder.name)
+        needed = checkout_requirements(folder, TEST_EXTRAS.get(name, []))
+        for data in TEST_DATA.get(name, []):
+            for required, extras in checkout_requirements(ROOT / data).items():
+                needed[required] = needed.get(required, set()) | extras
+        args = []
+        # In dependency order: pip resolves a sibling's requirement to the folder given.
+        for required in (f for f in distributions() if f in needed):
+            extras = needed[required]
+            args += ["-e", f"{required}[{','.join(sorted(extras))}]" if extras else str(required)]
+        tools = ["pytest", "pytest-timeout"]
+        if name in ("packages/appfactory-celery", "packages/appfactory-sqlalchemy"):
+            tools.append(POSTGRES_DRIVER)  # the database tests' driver, declared by no one
+        session.log(f"{name}: its own virtualenv, with {' '.join(args[1::2])}")
+        python = str(bin_dir / "python")
+        session.run(python, "-m", "pip", "install", "--quiet", *args, *tools, external=True)
+        if name == "packages/appfactory-core":
+            check = (
+                "import importlib.util, sys; found = [m for m in sys.argv[1:] if "
+                "importlib.util.find_spec(m)]; sys.exit(f'installed with appfactory-core "
+                "alone: {found}' if found else None)"
+            )
+            session.run(python, "-c", check, *NOT_WITH_CORE, external=True)
+        try:
+            session.run(python, "-m", "pytest", *PYTEST_OPTIONS, str(suite), external=True)
+        except nox.command.CommandFailed:
+            problems.append(f"{name} failed in its own virtualenv")
+    if problems:
+        session.error("; ".join(problems))
+
+
 @nox.session(python=PYTHON)
 def reliability(session: nox.Session) -> None:
     """The fault-injection tests (``pytest -m reliability``), which ``tests`` skips.
@@ -147,7 +243,7 @@ def lint(session: nox.Session) -> None:
     session.install(RUFF, IMPORT_LINTER, *editable_args())
     session.run("ruff", "check", str(ROOT))
     session.run("ruff", "format", "--check", str(ROOT))
-    session.run("lint-imports", "--config", str(ROOT / ".importlinter"))
+    session.run("lint-imports", str(ROOT / ".importlinter"))
 
 
 @nox.session(python=PYTHON)

@@ -118,6 +118,7 @@ def _all_documented(_app, env):
         "appfactory.celery",
         "appfactory.sqlalchemy",
         "appfactory.core.testing",
+        "appfactory.celery.testing",
         "appfactory.sqlalchemy.testing",
     ):
         package = importlib.import_module(package_name)

@@ -4,7 +4,7 @@ import pytest
 
 import myapp.app
 
-pytest_plugins = ["appfactory.core.testing"]
+pytest_plugins = ["appfactory.core.testing", "appfactory.celery.testing"]
 
 
 @pytest.fixture(scope="module")

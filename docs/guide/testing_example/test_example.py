@@ -2,7 +2,7 @@
 
 import pytest
 
-from appfactory.core.testing import CeleryDefaultAppError
+from appfactory.celery.testing import CeleryDefaultAppError
 from mymodule.tasks import appctx, reqctx
 
 

@@ -1,7 +1,7 @@
 """Fixtures of the example's tests, from appfactory's pytest plugin.
 
-The plugin gives ``app``, ``client``, ``cli_runner``, ``celery_app``,
-``celery_worker`` and the guards; this file says which app and which command
+The plugins give ``app``, ``client``, ``cli_runner`` (core's), ``celery_app``,
+``celery_worker`` (appfactory-celery's) and the guards; this file says which app and which command
 to test, and gives each test an instance folder of its own.
 """
 
@@ -22,7 +22,12 @@ import myapp.cli
 if t.TYPE_CHECKING:
     from appfactory.core.testing import AppCliRunner
 
-pytest_plugins = ["appfactory.core.testing", "appfactory.core.testing.postgres", "pytester"]
+pytest_plugins = [
+    "appfactory.core.testing",
+    "appfactory.celery.testing",
+    "appfactory.core.testing.postgres",
+    "pytester",
+]
 
 
 @pytest.fixture(scope="session")

@@ -146,6 +146,24 @@ MISTAKES = [
         loads=True,
     ),
     Mistake(
+        "broker-password-with-raw-characters",
+        ("config", "show"),
+        "Error: Extension 'appfactory.celery' in EXTENSIONS failed while setting up the app: "
+        "ConfigError: CELERY_BROKER_URL = 'redis://:********@127.0.0.1:6379/0' has a password "
+        "with a raw '#' and '/'",
+        "('/' is %2F, '?' is %3F, '#' is %23). Fix the extension or its settings.",
+        env={"MYAPP_CELERY_BROKER_URL": f"redis://:{PLANTED}/a#b@127.0.0.1:6379/0"},
+    ),
+    Mistake(
+        "flask-celery-dict-with-a-misspelt-name",
+        ("check",),
+        "Error: Extension 'appfactory.celery' in EXTENSIONS failed while setting up the app: "
+        "ConfigError: CELERY['broker_ulr'] (instance file ({instance}/myapp.cfg)) is not a "
+        "Celery setting. Did you mean 'broker_url'?",
+        "or the CELERY_* settings (CELERY_BROKER_URL). Fix the extension or its settings.",
+        instance_file=f"SECRET_KEY = 'x' * 32\nCELERY = {{'broker_ulr': 'redis://:{PLANTED}@h/0'}}\n",
+    ),
+    Mistake(
         "run-without-a-secret-key-or-a-writable-instance-folder",
         ("run", "--port", "0"),
         "Error: SECRET_KEY is not set for 'myapp', and the app refuses to serve without one. "

@@ -1,8 +1,9 @@
 """Fixtures shared by the appfactory-celery tests.
 
-appfactory's pytest plugin gives ``make_package``, ``redis_server`` and
-``rabbitmq_server``, and its guards: a test fails if it leaks an app or
-request context, uses Celery's default app or leaves a Celery app current.
+appfactory's pytest plugins (core's and this distribution's) give
+``make_package``, ``redis_server`` and ``rabbitmq_server``, and their guards:
+a test fails if it leaks an app or request context, uses Celery's default app
+or leaves a Celery app current.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from celery import _state
 
 # postgres and dbapps: the database tests' fixtures (a PostgreSQL database of the
 # run, the app wdb on it or on SQLite).
-pytest_plugins = ["appfactory.core.testing", "pytester", "postgres", "dbapps"]
+pytest_plugins = [
+    "appfactory.core.testing",
+    "appfactory.celery.testing",
+    "pytester",
+    "postgres",
+    "dbapps",
+]
 
 PREFIXES = ("TESTAPP", "OTHERAPP", "WAPP", "MYAPP")
 
@@ -84,7 +91,6 @@ def _forget_test_shared_tasks(tmp_path: Path) -> t.Iterator[None]:
     later; the tasks of a test's packages must not reach other tests' apps.
     """
     yield
-    # Imported here: a top-level import would load the plugin before pytest does.
-    from appfactory.core.testing.packages import forget_shared_tasks
+    from appfactory.celery.testing import forget_shared_tasks
 
     forget_shared_tasks([str(tmp_path)])

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import redis
 from celery import _state
+from celery.exceptions import ImproperlyConfigured
 from click.testing import CliRunner, Result
 from flask import Flask
 from kombu.exceptions import EncodeError, OperationalError
@@ -99,7 +100,19 @@ SENDER = {
             click.echo(work.delay(1).get(timeout=5))
 
 
-        commands = [send, send_set, send_object, fetch]
+        @click.command("send-pickle")
+        @with_appcontext
+        def send_pickle():
+            work.apply_async((1,), serializer="pickle")
+
+
+        @click.command("send-int-keys")
+        @with_appcontext
+        def send_int_keys():
+            work.delay({"totals": {2025: 10, 2026: 12}})
+
+
+        commands = [send, send_set, send_object, fetch, send_pickle, send_int_keys]
         """,
 }
 
@@ -173,6 +186,28 @@ CONFIG_CASES = [
         env={"TESTAPP_BROKER_URL": f"rabbitmq://guest:{PLANTED}@rabbit//"},
     ),
     ConfigCase(
+        "broker-password-with-raw-characters",
+        ExtensionError,
+        ConfigError,
+        (
+            f"CELERY_BROKER_URL = 'redis://:********@{LOOPBACK}:6379/0' has a password with a "
+            "raw '#' and '/' and '?', which ends the URL's host part early",
+        ),
+        "Percent-encode the password: urllib.parse.quote(password, safe='')",
+        config={"CELERY_BROKER_URL": f"redis://:{PLANTED}/x#y?z+w@{LOOPBACK}:6379/0"},
+    ),
+    ConfigCase(
+        "broker-password-in-the-query-string",
+        ExtensionError,
+        ConfigError,
+        (
+            f"CELERY_BROKER_URL = 'redis://{LOOPBACK}:6379/0?password=********' has its "
+            "password in the query string, which kombu cannot read for a broker.",
+        ),
+        "Put it before the host instead: redis://:PASSWORD@host:6379/0",
+        env={"TESTAPP_CELERY_BROKER_URL": f"redis://{LOOPBACK}:6379/0?password={PLANTED}"},
+    ),
+    ConfigCase(
         "broker-url-not-a-string",
         ExtensionError,
         ConfigError,
@@ -215,6 +250,42 @@ CONFIG_CASES = [
         ("CELERY_TASK_SERIALIZER is 'pickle', but CELERY_ACCEPT_CONTENT allows only ['json']",),
         "To opt in, set CELERY_ACCEPT_CONTENT = ['json', 'pickle']",
         config={"CELERY_TASK_SERIALIZER": "pickle"},
+    ),
+    ConfigCase(
+        "accept-content-given-as-text",
+        ExtensionError,
+        ConfigError,
+        ("CELERY_TASK_SERIALIZER is 'pickle', but CELERY_ACCEPT_CONTENT allows only ['json']",),
+        "To opt in, set CELERY_ACCEPT_CONTENT = ['json', 'pickle']",
+        config={"CELERY_ACCEPT_CONTENT": "json", "CELERY_TASK_SERIALIZER": "pickle"},
+    ),
+    ConfigCase(
+        "flask-celery-dict-names-no-setting",
+        ExtensionError,
+        ConfigError,
+        (
+            "CELERY['brokr_url'] (keyword argument",
+            "is not a Celery setting. Did you mean 'broker_url'?",
+        ),
+        "Give Celery's lower-case names, such as CELERY = {'broker_url': ",
+        config={"CELERY": {"brokr_url": f"redis://:{PLANTED}@{LOOPBACK}:6379/0"}},
+    ),
+    ConfigCase(
+        "flask-celery-dict-not-a-dict",
+        ExtensionError,
+        ConfigError,
+        ("CELERY (keyword argument", "is of type list"),
+        "give a dict of Celery's lower-case settings",
+        config={"CELERY": [f"redis://:{PLANTED}@{LOOPBACK}:6379/0"]},
+    ),
+    ConfigCase(
+        "flask-celery-dict-and-setting-both",
+        ExtensionError,
+        ConfigError,
+        ("CELERY['broker_url'] (keyword argument", "and CELERY_BROKER_URL (instance file"),
+        "Keep one of them, preferably CELERY_BROKER_URL.",
+        config={"CELERY": {"broker_url": "memory://"}},
+        instance=f"CELERY_BROKER_URL = 'redis://:{PLANTED}@{LOOPBACK}/0'\n",
     ),
     ConfigCase(
         "tasks-module-raises",
@@ -459,6 +530,127 @@ SEND_CASES = [
         {"CELERY_TASK_ALWAYS_EAGER": True},
     ),
     SendCase(
+        "broker-port-out-of-range",
+        ConfigError,
+        ValueError,
+        (
+            "Task 'sendpkg.tasks.work' was not sent (ValueError: Port out of range 0-65535): "
+            f"CELERY_BROKER_URL = 'redis://:********@{LOOPBACK}:99999/0' has the port '99999', "
+            "which is no port number; every task sent fails.",
+        ),
+        "Give a port from 1 to 65535",
+        "send",
+        {"CELERY_BROKER_URL": f"redis://:{PLANTED}@{LOOPBACK}:99999/0"},
+    ),
+    SendCase(
+        "broker-port-not-a-number",
+        ConfigError,
+        ValueError,
+        (f"CELERY_BROKER_URL = 'redis://:********@{LOOPBACK}:63790x/0' has the port '63790x'",),
+        "Give a port from 1 to 65535",
+        "send",
+        {"CELERY_BROKER_URL": f"redis://:{PLANTED}@{LOOPBACK}:63790x/0"},
+    ),
+    SendCase(
+        "negative-socket-timeout",
+        ConfigError,
+        ValueError,
+        (
+            "Task 'sendpkg.tasks.work' was not sent (ValueError: Timeout value out of range): "
+            "CELERY_REDIS_SOCKET_CONNECT_TIMEOUT is -1.0, a negative timeout",
+        ),
+        "Give a number of seconds of 0 or more",
+        "send",
+        {
+            "CELERY_BROKER_URL": f"redis://:{PLANTED}@{LOOPBACK}:{DOWN}/0",
+            "CELERY_REDIS_SOCKET_CONNECT_TIMEOUT": -1.0,
+        },
+    ),
+    SendCase(
+        "result-backend-with-a-misspelt-scheme",
+        ConfigError,
+        ModuleNotFoundError,
+        (
+            "was not sent (ModuleNotFoundError: No module named 'reddis'): CELERY_RESULT_BACKEND "
+            f"= 'reddis://:********@{LOOPBACK}:6379/0' has the unknown scheme 'reddis'",
+        ),
+        "Did you mean redis://? Use one of Celery's result backends: ",
+        "send",
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_RESULT_BACKEND": f"reddis://:{PLANTED}@{LOOPBACK}:6379/0",
+        },
+    ),
+    SendCase(
+        "transport-library-missing",
+        ConfigError,
+        ModuleNotFoundError,
+        ("CELERY_BROKER_URL = 'sqs://' needs the library 'boto3', which is not installed",),
+        "Install it (pip install 'celery[sqs]'), or choose another broker.",
+        "send",
+        {"CELERY_BROKER_URL": "sqs://"},
+    ),
+    SendCase(
+        "result-backend-library-missing",
+        ConfigError,
+        ImproperlyConfigured,
+        (
+            "CELERY_RESULT_BACKEND = 'mongodb://app:********@127.0.0.1/results' needs the "
+            "library 'pymongo', which is not installed",
+        ),
+        "Install it (pip install 'celery[mongodb]'), or choose another result backend.",
+        "send",
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_RESULT_BACKEND": f"mongodb://app:{PLANTED}@127.0.0.1/results",
+        },
+    ),
+    SendCase(
+        "route-to-a-module-that-does-not-exist",
+        ConfigError,
+        ModuleNotFoundError,
+        (
+            "CELERY_TASK_ROUTES router 'sendpkg.nosuchmodule.Router' cannot be imported "
+            "(ModuleNotFoundError: No module named 'sendpkg.nosuchmodule')",
+        ),
+        "Name an importable router",
+        "send",
+        {"CELERY_BROKER_URL": "memory://", "CELERY_TASK_ROUTES": "sendpkg.nosuchmodule.Router"},
+    ),
+    SendCase(
+        "serializer-the-workers-refuse",
+        TaskArgumentError,
+        EncodeError,
+        (
+            "Task 'sendpkg.tasks.work' was not sent: its serializer is 'pickle', but workers "
+            "accept only ['json'] (CELERY_ACCEPT_CONTENT)",
+        ),
+        "Send it with serializer='json' (the default)",
+        "send-pickle",
+        {"CELERY_BROKER_URL": "memory://"},
+    ),
+    SendCase(
+        "dict-keys-json-would-turn-into-strings",
+        TaskArgumentError,
+        EncodeError,
+        (
+            "Task 'sendpkg.tasks.work' was not sent: argument args[0]['totals'] is a dict with "
+            "the key 2025 of type int, which JSON turns into the string '2025'",
+        ),
+        "Use string keys (str(key)), or pass a list of [key, value] pairs.",
+        "send-int-keys",
+        {"CELERY_BROKER_URL": "memory://"},
+    ),
+    SendCase(
+        "dict-keys-json-would-turn-into-strings-eagerly",
+        TaskArgumentError,
+        EncodeError,
+        ("argument args[0]['totals'] is a dict with the key 2025 of type int",),
+        "Use string keys (str(key))",
+        "send-int-keys",
+        {"CELERY_TASK_ALWAYS_EAGER": True},
+    ),
+    SendCase(
         "result-fetched-without-result-backend",
         NoResultBackendError,
         NotImplementedError,  # what Celery raised before: code catching it still does
@@ -521,6 +713,10 @@ def perform(case: SendCase, app: Flask) -> None:
             work.delay(1, tags={"new", "paid"})
         elif case.command == "send-object":
             work.delay(Order())
+        elif case.command == "send-pickle":
+            work.apply_async((1,), serializer="pickle")
+        elif case.command == "send-int-keys":
+            work.delay({"totals": {2025: 10, 2026: 12}})
         else:
             work.delay(1).get(timeout=5)
 
@@ -626,3 +822,199 @@ def test_send_errors_are_still_the_errors_celery_raised_before() -> None:
     assert issubclass(NoResultBackendError, NotImplementedError)
     for error in (BrokerUnavailableError, TaskArgumentError, NoResultBackendError):
         assert issubclass(error, AppFactoryError)
+
+
+# -- Mistakes that `check` finds before any task is sent -------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckCase:
+    id: str
+    check: str
+    culprit: str
+    fix: str
+    config: dict[str, t.Any]
+
+
+CHECK_CASES = [
+    CheckCase(
+        "broker-port-out-of-range",
+        "AF310",
+        f"CELERY_BROKER_URL = 'redis://:********@{LOOPBACK}:99999/0' has the port '99999'",
+        "Give a port from 1 to 65535",
+        {"CELERY_BROKER_URL": f"redis://:{PLANTED}@{LOOPBACK}:99999/0"},
+    ),
+    CheckCase(
+        "result-backend-with-a-misspelt-scheme",
+        "AF310",
+        "CELERY_RESULT_BACKEND = 'reddis://:********@h:6379/0' has the unknown scheme 'reddis'",
+        "Did you mean redis://?",
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_RESULT_BACKEND": f"reddis://:{PLANTED}@h:6379/0",
+        },
+    ),
+    CheckCase(
+        "transport-library-missing",
+        "AF311",
+        "CELERY_BROKER_URL = 'sqs://' needs the library 'boto3', which is not installed",
+        "Install it (pip install 'celery[sqs]'), or choose another broker.",
+        {"CELERY_BROKER_URL": "sqs://"},
+    ),
+    CheckCase(
+        "negative-timeout-in-transport-options",
+        "AF312",
+        "CELERY_BROKER_TRANSPORT_OPTIONS['socket_timeout'] is -5, a negative timeout",
+        "Give a number of seconds of 0 or more",
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_BROKER_TRANSPORT_OPTIONS": {"socket_timeout": -5},
+        },
+    ),
+    CheckCase(
+        "route-to-a-module-that-does-not-exist",
+        "AF313",
+        "CELERY_TASK_ROUTES router 'nosuchmodule.Router' cannot be imported",
+        "Name an importable router",
+        {"CELERY_BROKER_URL": "memory://", "CELERY_TASK_ROUTES": ["nosuchmodule.Router"]},
+    ),
+    CheckCase(
+        "beat-schedule-not-a-dict",
+        "AF314",
+        "CELERY_BEAT_SCHEDULE is of type list, not a dict; celery beat cannot run it.",
+        "Give a dict of entries, each a dict with 'task'",
+        {"CELERY_BROKER_URL": "memory://", "CELERY_BEAT_SCHEDULE": ["sendpkg.tasks.work"]},
+    ),
+    CheckCase(
+        "beat-schedule-entry-malformed",
+        "AF314",
+        "CELERY_BEAT_SCHEDULE['nightly'] has the unknown key 'kwarg' (did you mean 'kwargs'?)",
+        "Give a dict of entries",
+        {
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_BEAT_SCHEDULE": {
+                "nightly": {"task": "sendpkg.tasks.work", "schedule": 60, "kwarg": {}},
+                7: "sendpkg.tasks.work",
+            },
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CHECK_CASES, ids=[c.id for c in CHECK_CASES])
+def test_check_finds_what_a_send_would_fail_on(
+    case: CheckCase, make_package: t.Callable[[str, dict[str, str]], Path], isolated: Path
+) -> None:
+    make_package("sendpkg", SENDER)
+    config = {"PACKAGES": ["sendpkg"], **case.config}
+    make_app(**config)  # makes the instance folder, as any command does
+    before = listing(isolated)
+
+    for args in (["check"], ["--traceback", "check"]):
+        result = invoke(config, *args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        assert PLANTED not in result.output
+        [line] = [line for line in result.output.splitlines() if case.culprit in line]
+        assert line.startswith(f"error {case.check} ")
+        assert case.fix in line
+    # Checking changed nothing: no folder, no message.
+    assert listing(isolated) == before
+
+
+def test_rabbitmq_refusing_the_login_or_the_vhost_is_one_line(
+    rabbitmq_server: Server, make_package: t.Callable[[str, dict[str, str]], Path]
+) -> None:
+    make_package("sendpkg", SENDER)
+    base = rabbitmq_server.url.rsplit("/", 2)[0]  # amqp://guest:guest@host:port
+    vhost = f"appfactory-no-such-vhost-{free_port()}"
+    wrong = {
+        "password": (base.replace(":guest@", f":{PLANTED}@") + "//", "ACCESS_REFUSED"),
+        "vhost": (f"{base}/{vhost}", f"vhost {vhost} not found"),
+    }
+    for url, said in wrong.values():
+        config = {"PACKAGES": ["sendpkg"], "CELERY_BROKER_URL": url, **NO_RETRIES}
+        app = make_app(**config)
+        celeryfactory(app)
+        with pytest.raises(BrokerUnavailableError) as info:
+            perform(SEND_CASES[0], app)
+        message = str(info.value)
+        assert "Task 'sendpkg.tasks.work' was not sent: the broker amqp://guest:" in message
+        assert "refused the connection" in message
+        assert said in message
+        assert message.endswith("virtual host (the URL's path, '//' for the default one) in "
+                                "CELERY_BROKER_URL.")  # fmt: skip
+        assert PLANTED not in message
+        expected = re.compile(f"Error: .*refused the connection .*{re.escape(said)}.*")
+        assert_one_error_line(invoke(config, "send"), expected)
+
+
+def test_flask_celery_dict_is_read_with_its_origin(
+    make_package: t.Callable[[str, dict[str, str]], Path],
+) -> None:
+    """Flask's documented ``CELERY = {...}``: each name reaches Celery (no embedded broker)."""
+    make_package("sendpkg", SENDER)
+    config = {
+        "PACKAGES": ["sendpkg"],
+        "CELERY": {"broker_url": "memory://", "task_ignore_result": True},
+    }
+    celery = celeryfactory(make_app(**config))
+
+    assert celery.conf.broker_url == "memory://"
+    assert celery.conf.task_ignore_result is True
+    result = invoke(config, "config", "show", "CELERY_BROKER_URL")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "CELERY_BROKER_URL = 'memory://'",
+        "  set by: extension (appfactory.celery, from CELERY['broker_url'] of keyword argument "
+        "(CELERY))",
+    ]
+    checked = invoke(config, "check")
+    assert "AF301" not in checked.output
+    assert "AF305" not in checked.output
+
+
+def test_worker_on_a_broken_tasks_module_says_it_once(
+    make_package: t.Callable[[str, dict[str, str]], Path], tmp_path: Path
+) -> None:
+    """``celery -A ... worker``: one message naming the module, not Celery's tracebacks."""
+    import os
+    import subprocess
+    import sys
+
+    folder = make_package("pkg_bad", {"tasks.py": "import json\nraise RuntimeError('boom')\n"})
+    make_package(
+        "badworker",
+        {
+            "celery.py": """\
+                from appfactory.core import appfactory
+                from appfactory.celery import celeryfactory
+
+                celery = celeryfactory(appfactory(
+                    "badworker", None, EXTENSIONS=["appfactory.celery"], PACKAGES=["pkg_bad"],
+                    SECRET_KEY="x" * 32, CELERY_BROKER_URL="memory://",
+                ))
+                """
+        },
+    )
+    env = {**os.environ, "PYTHONPATH": str(folder.parent), "BADWORKER_INSTANCE_PATH": str(tmp_path)}
+    env.pop("FLASK_DEBUG", None)
+    command = [sys.executable, "-m", "celery", "-A", "badworker.celery", "worker"]
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        "Error: Module 'pkg_bad.tasks' of package 'pkg_bad' failed to import: RuntimeError: "
+        "boom. Fix the error in pkg_bad.tasks, or remove 'pkg_bad' from PACKAGES.",
+        f"  raised at {folder / 'tasks.py'}, line 2",
+        "  (set FLASK_DEBUG=1 to see the full stack)",
+    ]
+    debug = subprocess.run(
+        command, env={**env, "FLASK_DEBUG": "1"}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert "Traceback" in debug.stderr
+    assert "RuntimeError: boom" in debug.stderr

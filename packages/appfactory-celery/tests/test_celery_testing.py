@@ -1,4 +1,4 @@
-"""The Celery fixtures and guards of ``appfactory.core.testing``, run with pytester."""
+"""The Celery fixtures and guards of ``appfactory.celery.testing``, run with pytester."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from celery import _state, shared_task
 
+from appfactory.celery.testing import Server
+from appfactory.celery.testing.fixtures import EAGER_SETTINGS, configure_celery
+from appfactory.celery.testing.workers import running_worker
 from appfactory.core import appfactory
-from appfactory.core.testing import Server, isolated_environment
-from appfactory.core.testing.celery import EAGER_SETTINGS, configured_celery, running_worker
+from appfactory.core.testing import isolated_environment
 
 MakePackage = t.Callable[[str, dict[str, str]], Path]
 
@@ -34,7 +36,7 @@ def _celery_used_once(tmp_path_factory: pytest.TempPathFactory) -> None:
     with isolated_environment("WARMUP", tmp_path_factory.mktemp("warmup")):
         app = appfactory("warmup", None, EXTENSIONS=["appfactory.celery"])
         settings = {**EAGER_SETTINGS, "task_eager_propagates": False}
-        celery = configured_celery("celery_app", app, settings)
+        celery = configure_celery(app, settings)
         with app.app_context():
             assert fail.delay().state == "FAILURE"
         with running_worker(celery):
@@ -49,7 +51,7 @@ import pytest
 
 from appfactory.core import appfactory
 
-pytest_plugins = ["appfactory.core.testing"]
+pytest_plugins = ["appfactory.core.testing", "appfactory.celery.testing"]
 
 
 def create_tasker(load=True, **config):
@@ -162,7 +164,7 @@ def test_two_tests_never_share_a_celery_app_or_its_routing(tasker: pytest.Pytest
 
         import pytest
 
-        from appfactory.core.testing import CeleryDefaultAppError
+        from appfactory.celery.testing import CeleryDefaultAppError
         from taskpkg.tasks import where
 
         first = []
@@ -213,7 +215,7 @@ def test_celery_worker_runs_tasks_in_its_thread_in_the_app(tasker: pytest.Pytest
 
         import pytest
 
-        from appfactory.core.testing import CeleryDefaultAppError
+        from appfactory.celery.testing import CeleryDefaultAppError
         from taskpkg.tasks import fail, where
 
 
@@ -297,9 +299,17 @@ def test_celery_worker_on_redis(tasker: pytest.Pytester, redis_server: Server) -
     ("test", "message"),
     [
         (
-            "def test_it(celery_app, celery_worker):\n    pass\n",
-            "A test cannot use both celery_app (tasks run eagerly, in the test) and "
-            "celery_worker (tasks run in a worker); with a worker, use celery_worker.app.",
+            "import pytest\n\n@pytest.fixture(scope='session')\ndef celery_parameters():\n"
+            "    return {'task_cls': 'x:Y'}\n\ndef test_it(celery_app):\n    pass\n",
+            "celery_parameters is {'task_cls': 'x:Y'}, but appfactory.celery.testing uses the "
+            "Flask app's own Celery app (celeryfactory(app)), made by no Celery(...) call of "
+            "the tests: give settings in celery_config instead.",
+        ),
+        (
+            "import pytest\n\n@pytest.mark.celery({'task_acks_late': True})\n"
+            "def test_it(celery_app):\n    pass\n",
+            "@pytest.mark.celery takes settings as keywords, not ({'task_acks_late': True},); "
+            "write @pytest.mark.celery(task_acks_late=True).",
         ),
         (
             "import pytest\n\n@pytest.mark.celery_broker('carrier-pigeon')\n"
@@ -314,7 +324,7 @@ def test_celery_worker_on_redis(tasker: pytest.Pytester, redis_server: Server) -
             "@pytest.mark.celery_broker('redis'), not ('redis', 'memory') {}.",
         ),
     ],
-    ids=["eager-and-worker", "unknown-broker", "marker-with-two-brokers"],
+    ids=["celery-parameters", "positional-marker", "unknown-broker", "marker-with-two-brokers"],
 )
 def test_celery_fixture_misuse(tasker: pytest.Pytester, test: str, message: str) -> None:
     tasker.makepyfile(test)
@@ -333,7 +343,7 @@ def test_using_celerys_default_app_is_caught(tasker: pytest.Pytester) -> None:
         import pytest
         from celery import _state, current_app
 
-        from appfactory.core.testing import CeleryDefaultAppError
+        from appfactory.celery.testing import CeleryDefaultAppError
         from taskpkg.tasks import where
 
         CAUSE = (
@@ -372,7 +382,7 @@ def test_using_celerys_default_app_is_caught(tasker: pytest.Pytester) -> None:
     result = run(tasker)
     result.assert_outcomes(passed=6, errors=3)
     output = result.stdout.str()
-    assert "the test replaced Celery's default app with <Celery tasker" in output
+    assert "the test replaced Celery's default app with <FlaskCelery tasker" in output
     assert "the test left the Celery app 'tasker' current in this thread" in output
     assert "the test leaked an app context of 'tasker'" in output
     # One problem per test (the short summary may repeat a message, cut to the
@@ -383,3 +393,65 @@ def test_using_celerys_default_app_is_caught(tasker: pytest.Pytester) -> None:
     )
     assert len([line for line in lines if line.startswith("the test left the Celery app")]) == 1
     assert _state.default_app is default_before
+
+
+# Celery's plugin's fixtures: the session worker, the guard's real cause
+
+
+def test_session_worker_outlives_the_test_workers(tasker: pytest.Pytester) -> None:
+    tasker.makeconftest(CONFTEST.replace('scope="module"', 'scope="session"'))
+    tasker.makepyfile(
+        """
+        import pytest
+
+        from taskpkg.tasks import where
+
+
+        @pytest.mark.parametrize("run", range(3))
+        def test_session_worker(celery_session_app, celery_session_worker, run):
+            assert celery_session_worker.app is celery_session_app
+            assert celery_session_app.flask_app.name == "tasker"
+            # The session app is current in the test (use_celery_app_trap is off).
+            assert where.delay().get(timeout=10)[0] == "tasker"
+
+
+        @pytest.mark.parametrize("run", range(3))
+        def test_a_test_worker(app, celery_worker, run):
+            with app.app_context():
+                assert where.delay().get(timeout=10)[0] == "tasker"
+
+
+        @pytest.mark.parametrize("run", range(3))
+        def test_session_worker_again(celery_session_worker, run):
+            assert where.delay().get(timeout=10)[0] == "tasker"
+        """
+    )
+    run(tasker).assert_outcomes(passed=9)
+
+
+def test_session_fixtures_need_a_session_create_app(tasker: pytest.Pytester) -> None:
+    tasker.makepyfile("def test_it(celery_session_app):\n    pass\n")
+    result = run(tasker)
+    result.assert_outcomes(errors=1)
+    assert (
+        "celery_session_app needs a create_app fixture of scope session: declare it with "
+        "@pytest.fixture(scope='session') in your conftest.py." in result.stdout.str()
+    )
+
+
+def test_default_app_left_current_is_reported_as_such(tasker: pytest.Pytester) -> None:
+    tasker.makepyfile(
+        """
+        from celery import _state
+
+
+        def test_restores_a_saved_current_app():
+            # What celery.contrib.testing.app.setup_default_app does on exit.
+            _state._tls.current_app = _state.get_current_app()
+        """
+    )
+    result = run(tasker)
+    result.assert_outcomes(passed=1, errors=1)
+    output = result.stdout.str()
+    assert "the test left Celery's default app current in this thread" in output
+    assert "outside the app context" not in output

@@ -19,7 +19,12 @@ from servers import free_port
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from appfactory.celery import BrokerUnavailableError, celeryfactory, send_on_commit
+from appfactory.celery import (
+    BrokerUnavailableError,
+    TaskArgumentError,
+    celeryfactory,
+    send_on_commit,
+)
 from appfactory.core import AppFactoryError, ConfigError, appfactory
 
 MakeApp = t.Callable[..., Flask]
@@ -339,3 +344,21 @@ def test_the_web_side_does_not_import_sqlalchemy_for_celery(tmp_path: t.Any) -> 
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_what_a_worker_would_refuse_is_refused_at_the_call(make_wdb: MakeApp) -> None:
+    """Not after the commit: the caller is still there to be told, and nothing is queued."""
+    from wdb.database import db
+    from wdb.tasks import look
+
+    app = make_wdb()
+    with app.app_context():
+        item_id = add_item()
+        with pytest.raises(
+            TaskArgumentError, match=r"argument args\[0\] is a dict with the key 1 "
+        ):
+            look.delay_on_commit({1: item_id})
+        with pytest.raises(TaskArgumentError, match="its serializer is 'pickle', but workers"):
+            look.apply_async_on_commit((item_id,), serializer="pickle")
+        db.session.commit()
+    assert seen(app) == []

@@ -201,7 +201,8 @@ def test_planted_secrets_never_appear_in_any_output(
         "GITHUB_TOKEN": planted("github-token"),
         "STRIPE_API_KEY": planted("stripe-api-key"),
     }
-    broker_password = planted("broker-password")
+    # A '+' is a character of a URL's password that needs no encoding.
+    broker_password = planted("broker+password")
     server = start_private_redis(broker_password)
     try:
         instance = tmp_path / "instance" / "myapp"
@@ -287,6 +288,49 @@ def test_planted_secrets_never_appear_in_any_output(
         assert line in text, f"{line!r} not in the outputs:\n{text}"
     leaked = [name for name, secret in everything.items() if secret in text]
     assert leaked == [], f"{leaked} leaked into the outputs:\n{text}"
+
+
+#: Broker URLs whose password a URL parser does not find; ``{secret}`` is planted.
+UNPARSED_PASSWORDS = {
+    "raw characters": "redis://:{secret}/a#b?c+d@127.0.0.1:6379/0",
+    "raw slash in an amqp password": "amqp://guest:{secret}/x@127.0.0.1:5672//",
+    "query string": "redis://127.0.0.1:6379/0?password={secret}",
+    "list of URLs": "redis://:{secret}#x@127.0.0.1:6379/0;redis://127.0.0.1:6380/0",
+}
+
+
+@pytest.mark.parametrize("url", UNPARSED_PASSWORDS.values(), ids=list(UNPARSED_PASSWORDS))
+def test_a_password_a_url_parser_misses_never_appears(url: str, tmp_path: Path) -> None:
+    """Refused when the app is made, by every command and by the worker, never shown."""
+    secret = planted("unparsed")
+    instance = tmp_path / "instance" / "myapp"
+    instance.mkdir(parents=True, mode=0o700)
+    env = {
+        **os.environ,
+        "MYAPP_INSTANCE_PATH": str(instance),
+        "MYAPP_CELERY_BROKER_URL": url.format(secret=secret),
+    }
+    bin_dir = Path(sys.executable).parent
+    outputs = [
+        run(str(bin_dir / "myapp"), *args, env=env, cwd=tmp_path)
+        for args in (
+            ["config", "show"],
+            ["config", "show", "--history", "CELERY_BROKER_URL"],
+            ["check"],
+            ["--traceback", "check"],
+            ["packages"],
+        )
+    ]
+    worker = [str(bin_dir / "celery"), "-A", "myapp.celery", "worker", "--pool", "solo"]
+    outputs.append(run(*worker, env=env, cwd=tmp_path))
+    text = "\n".join(outputs)
+
+    assert secret not in text, text
+    assert "********" in text
+    for output in outputs:
+        # Every command refuses the app, naming the setting (the worker after Celery's stack).
+        assert "(exit 0)" not in output.splitlines()[0], output
+        assert "CELERY_BROKER_URL = '" in output, output
 
 
 # -- The embedded broker's folders -----------------------------------------------------------

@@ -23,6 +23,13 @@ if t.TYPE_CHECKING:
 
 pytest_plugins = ["appfactory.core.testing", "pytester"]
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Core's plugin alone, also where appfactory-celery is installed: core's suite
+    tests Flask apps only (``-p no:appfactory.celery.testing`` does the same)."""
+    config.pluginmanager.set_blocked("appfactory.celery.testing")
+
+
 TEST_APPS = Path(__file__).parent / "test_apps"
 PREFIXES = ("DUMMYAPP", "TESTAPP", "MYAPP")
 

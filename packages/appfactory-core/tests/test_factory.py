@@ -489,3 +489,20 @@ def test_bad_extension_is_reported_by_load_application(
     with pytest.raises(ExtensionError, match="'cfg_no_such_extension' in EXTENSIONS"):
         load_application(app)
     assert get_registry(app).loaded is False
+
+
+def test_flask_appfactorys_jinja2_entry_is_skipped_with_a_deprecation() -> None:
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"^EXTENSIONS entry 'flask_appfactory\.ext\.jinja2' does nothing in appfactory: "
+        r"templates are looked up in PACKAGES order and JINJA2_EXTENSIONS are added without "
+        r"it\. Remove it from EXTENSIONS; it will be refused in appfactory-core 0\.3\.$",
+    ):
+        app = appfactory(
+            "dummyapp",
+            None,
+            EXTENSIONS=["flask_appfactory.ext.jinja2"],
+            JINJA2_EXTENSIONS=["jinja2.ext.do"],
+        )
+    assert get_registry(app).extensions == []
+    assert "jinja2.ext.ExprStmtExtension" in app.jinja_env.extensions

@@ -504,23 +504,66 @@ def test_installing_the_plugin_enables_nothing(pytester: pytest.Pytester) -> Non
     result.assert_outcomes(passed=3)
 
 
-def test_celery_fixtures_without_appfactory_celery(project: pytest.Pytester) -> None:
+def test_without_appfactory_celery_there_is_no_celery_fixture(project: pytest.Pytester) -> None:
     project.makeconftest(
-        CONFTEST
-        + textwrap.dedent(
-            """
-            import sys
-
-
-            @pytest.fixture(autouse=True)
-            def _appfactory_celery_not_installed(monkeypatch):
-                monkeypatch.setitem(sys.modules, "appfactory.celery", None)
-            """
-        )
+        "import sys\n\n"
+        # As if appfactory-celery were not installed (find_spec answers None).
+        "sys.modules['appfactory.celery'] = None\n" + CONFTEST
     )
-    project.makepyfile("def test_task(celery_app):\n    pass\n")
-    result = run(project)
-    result.assert_outcomes(errors=1)
+    project.makepyfile(
+        """
+        import sys
+
+
+        def test_task(request):
+            assert "celery_app" not in request.fixturenames
+            assert not [name for name in sys.modules if name.startswith("appfactory.celery.")]
+            assert "celery" not in sys.modules
+        """
+    )
+    # In a subprocess: this process has imported Celery (the other suites' runs).
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_celery_names_moved_with_a_warning() -> None:
+    pytest.importorskip("appfactory.celery", reason="the names moved to appfactory-celery")
+    import appfactory.core.testing as core_testing
+    from appfactory.celery import testing as celery_testing
+
+    for name in ("CeleryDefaultAppError", "Server", "forget_shared_tasks"):
+        message = f"appfactory.core.testing.{name} moved to appfactory.celery.testing.{name}"
+        with pytest.warns(DeprecationWarning, match=re.escape(message)):
+            assert getattr(core_testing, name) is getattr(celery_testing, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        core_testing.nothing  # noqa: B018
+
+
+def test_core_plugin_alone_still_enables_the_celery_fixtures_with_a_warning(
+    project: pytest.Pytester,
+) -> None:
+    pytest.importorskip("appfactory.celery", reason="the fixtures moved to appfactory-celery")
+    project.makeconftest(CONFTEST)
+    project.makepyfile(
+        """
+        import pytest
+        from celery import current_app
+
+
+        def test_eager(app, celery_app):
+            assert celery_app.flask_app is app
+
+
+        def test_guard_still_on():
+            with pytest.raises(Exception, match="Celery's default app was used"):
+                current_app.conf
+        """
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, warnings=1)
     result.stdout.fnmatch_lines(
-        ["*The celery_app fixture needs appfactory-celery, which cannot be imported*"]
+        [
+            "*DeprecationWarning: The celery_app fixture moved to the pytest plugin "
+            "appfactory.celery.testing in appfactory-core 0.2: add it to pytest_plugins*",
+        ]
     )

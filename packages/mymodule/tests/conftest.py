@@ -1,11 +1,13 @@
 """Fixtures of the mymodule tests: an app made of mymodule alone.
 
-appfactory's pytest plugin gives the fixtures (``app``, ``client``, ``cli_runner``,
-``celery_app``, ...) and its guards; this file says which app to test.
+appfactory's pytest plugins give the fixtures (``app``, ``client``, ``cli_runner``,
+and ``celery_app`` where appfactory-celery is installed) and their guards; this
+file says which app to test.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import typing as t
 from pathlib import Path
 
@@ -15,6 +17,9 @@ from flask import Flask
 from appfactory.core import appfactory
 
 pytest_plugins = ["appfactory.core.testing"]
+if importlib.util.find_spec("appfactory.celery") is not None:
+    # The Celery fixtures, where mymodule[celery] is installed.
+    pytest_plugins.append("appfactory.celery.testing")
 
 
 def create_testapp(load: bool = True, **config: t.Any) -> Flask:

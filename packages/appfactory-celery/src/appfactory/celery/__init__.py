@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typing as t
 
-from .checks import CHECKS
+from .check_table import CHECKS
 from .contexts import AppContextTask, RequestContextTask
 from .discovery import load_tasks
 from .errors import (
     BrokerUnavailableError,
     NoCeleryAppError,
     NoResultBackendError,
+    NoWorkerError,
     TaskArgumentError,
 )
 from .extension import setup_app
@@ -35,6 +36,7 @@ __all__ = [
     "BrokerUnavailableError",
     "NoCeleryAppError",
     "NoResultBackendError",
+    "NoWorkerError",
     "RequestContextTask",
     "TaskArgumentError",
     "__version__",

@@ -6,67 +6,13 @@ import typing as t
 
 from flask import Flask
 
-from appfactory.core import AppFactoryError, Check, Level, Problem, check_table, mask_url
+from appfactory.core import AppFactoryError, Problem, mask_url
 
+from .check_table import CHECKS
 from .discovery import load_tasks
 from .sessions import OUTBOX, outbox_enabled
 from .state import require_state
-
-#: The checks of appfactory-celery, by id (the checks reference documents each).
-CHECKS = check_table(
-    Check(
-        "AF301",
-        "celery-setting-unknown",
-        Level.WARNING,
-        "{key} looks like a Celery setting but Celery has none of that name; it is not "
-        "passed to Celery.",
-        "{advice}",
-        "a ``CELERY*``/``BROKER_*`` name Celery lacks",
-    ),
-    Check(
-        "AF302",
-        "task-name-conflict",
-        Level.ERROR,
-        "Task {task!r} is registered by packages {winner!r} and {loser!r}; only the task of "
-        "{winner!r} runs.",
-        "Give one of the tasks another name: @shared_task(name='pkg.task').",
-        "two packages register the same task name",
-    ),
-    Check(
-        "AF303",
-        "schedule-task-unknown",
-        Level.WARNING,
-        "Beat schedule entry {entry!r} runs task {task!r}, which no package registers.",
-        "Fix the task name, or add the package that defines it to PACKAGES.",
-        "a beat schedule entry names no known task",
-    ),
-    Check(
-        "AF304",
-        "route-task-unknown",
-        Level.WARNING,
-        "CELERY_TASK_ROUTES routes task {task!r}, which no package registers.",
-        "Fix the task name, or add the package that defines it to PACKAGES.",
-        "a task route names no known task",
-    ),
-    Check(
-        "AF305",
-        "celery-embedded-broker",
-        Level.INFO,
-        "Celery uses the embedded broker in the instance folder (no server, one machine, "
-        "for development).",
-        "Set CELERY_BROKER_URL to a Redis or RabbitMQ URL for production.",
-        "Celery uses the embedded broker",
-    ),
-    Check(
-        "AF306",
-        "outbox-table-missing",
-        Level.ERROR,
-        "{problem}; every task sent on commit in a transaction fails.",
-        "Create the table: db.create_all() (it is on db.metadata), or an Alembic migration; "
-        "or set TASKS_OUTBOX = False.",
-        "``TASKS_OUTBOX`` is on but its table is missing",
-    ),
-)
+from .validation import schedule_findings, settings_findings
 
 
 def celery_problems(flask_app: Flask) -> list[Problem]:
@@ -85,11 +31,13 @@ def celery_problems(flask_app: Flask) -> list[Problem]:
             )
         )
     values = state.settings.values
-    schedule = values.get("beat_schedule") or {}
-    for entry, options in sorted(schedule.items()):
-        task = options.get("task") if isinstance(options, dict) else None
-        if task not in tasks:
-            problems.append(CHECKS["AF303"].problem(entry=entry, task=task))
+    malformed = schedule_findings(state.settings)
+    schedule = values.get("beat_schedule") if not malformed else None
+    for entry, options in sorted((schedule or {}).items(), key=lambda item: str(item[0])):
+        if options.get("task") not in tasks:
+            problems.append(CHECKS["AF303"].problem(entry=entry, task=options.get("task")))
+    findings = [*settings_findings(state.settings), *malformed]
+    problems.extend(CHECKS[check_id].problem(**fields) for check_id, fields in findings)
     for name in _routed_names(values.get("task_routes")):
         if name not in tasks:
             problems.append(CHECKS["AF304"].problem(task=name))

@@ -17,7 +17,7 @@ from flask.globals import _cv_app
 from celery import Task
 
 from .errors import NoCeleryAppError
-from .sending import chained_cause, send_error
+from .sending import chained_cause, send_error, send_refusal
 
 Run = t.Callable[..., t.Any]
 Enter = t.Callable[[Flask, Run, tuple[t.Any, ...], dict[str, t.Any]], t.Any]
@@ -110,8 +110,14 @@ class AppContextTask(Task):  # type: ignore[misc]
         A broker (or result backend) that cannot be reached after the publish
         retries raises :class:`~appfactory.celery.BrokerUnavailableError`, an
         argument the serializer cannot carry raises
-        :class:`~appfactory.celery.TaskArgumentError`, both naming the task.
+        :class:`~appfactory.celery.TaskArgumentError`, both naming the task;
+        so does, before anything is sent, a serializer the workers do not
+        accept, or a dict argument with keys that are not strings (JSON would
+        make them strings). Tuples arrive as lists, as JSON has no tuples.
         """
+        refused = send_refusal(self, args, kwargs, options)
+        if refused is not None:
+            raise refused
         started = time.monotonic()
         try:
             return super().apply_async(args, kwargs, *more, **options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from kombu.exceptions import EncodeError, OperationalError
 
 from appfactory.core import AppFactoryError
+from celery.exceptions import TimeoutError
 
 
 class BrokerUnavailableError(AppFactoryError, OperationalError):
@@ -26,3 +27,7 @@ class NoCeleryAppError(AppFactoryError, RuntimeError):
 
 class NoResultBackendError(AppFactoryError, NotImplementedError):
     """A result was asked of a Celery app that keeps no results."""
+
+
+class NoWorkerError(AppFactoryError, TimeoutError):  # type: ignore[misc]
+    """A result did not come in time, and no worker answers on the app's broker."""

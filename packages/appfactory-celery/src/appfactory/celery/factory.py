@@ -8,10 +8,14 @@ from flask import Flask
 from flask_celeryext import FlaskCeleryExt
 
 from appfactory.core import (
+    AppFactoryError,
+    ConfigError,
     Option,
     add_check,
     add_inspection_hook,
+    add_shell_banner,
     declare_settings,
+    get_registry,
     set_setting,
 )
 from celery import Celery
@@ -23,11 +27,13 @@ from .broker import (
     following_result_backend,
 )
 from .checks import celery_problems
+from .commandline import told_plainly
 from .contexts import AppContextTask
 from .database import setup as setup_database
 from .discovery import load_tasks as load_package_tasks
 from .results import NO_RESULT_BACKEND
 from .settings import (
+    DICT_KEY,
     SAFE_DEFAULTS,
     CelerySettings,
     celery_options,
@@ -36,7 +42,9 @@ from .settings import (
     flask_name,
     warn_unknown,
 )
-from .state import STATE_KEY, CeleryState, get_state
+from .state import STATE_KEY, CeleryState, get_state, require_state
+from .validation import unusable_url
+from .waiting import FlaskCelery, where_tasks_go
 
 EXTENSION_NAME = "appfactory.celery"
 
@@ -57,6 +65,7 @@ def configure(flask_app: Flask) -> CelerySettings:
             {**added, **user.values}, {**{n: flask_name(n) for n in added}, **user.sources}
         )
     )
+    refuse_unusable_urls(user)
     broker = user.values.get("broker_url")
     if broker:
         transport = broker_scheme(broker, user.sources["broker_url"])
@@ -75,13 +84,34 @@ def configure(flask_app: Flask) -> CelerySettings:
             added["result_backend"] = backend
     for name, value in added.items():
         set_setting(flask_app, flask_name(name), value, owner=EXTENSION_NAME)
+    for name, source in user.sources.items():
+        if source.startswith(DICT_KEY + "["):
+            # Flask's CELERY dict, under the CELERY_* names that config show explains.
+            origin = get_registry(flask_app).history.origin(DICT_KEY)
+            owner = f"{EXTENSION_NAME}, from {source} of {origin}"
+            set_setting(flask_app, flask_name(name), user.values[name], owner=owner)
     declare_settings(flask_app, celery_options(), owner=EXTENSION_NAME)
-    settings = collect(flask_app)
+    if DICT_KEY in flask_app.config:
+        declare_settings(flask_app, [Option(DICT_KEY)], owner=EXTENSION_NAME)
+    settings = collect(flask_app, celery_dict=False)
     if settings.unknown:
         # Reported by AF301, with Celery's names to choose from, not as unknown to the app.
         unknown = [Option(key) for key, _ in settings.unknown]
         declare_settings(flask_app, unknown, owner=EXTENSION_NAME)
     return settings
+
+
+def refuse_unusable_urls(user: CelerySettings) -> None:
+    """A :class:`~appfactory.core.ConfigError` for a URL no client can read."""
+    for name in ("broker_url", "result_backend"):
+        value = user.values.get(name)
+        urls = value if isinstance(value, (list, tuple)) else str(value or "").split(";")
+        for url in urls:
+            if isinstance(url, str) and url.strip():
+                source = user.sources[name]
+                refused = unusable_url(url.strip(), source, broker=name == "broker_url")
+                if refused:
+                    raise ConfigError(refused)
 
 
 def _create_celery_app(flask_app: Flask) -> Celery:
@@ -91,7 +121,7 @@ def _create_celery_app(flask_app: Flask) -> Celery:
     only the Celery settings, with :class:`AppContextTask` as its task base.
     """
     settings = configure(flask_app)
-    celery = Celery(flask_app.name, set_as_current=False, task_cls=AppContextTask)
+    celery = FlaskCelery(flask_app.name, set_as_current=False, task_cls=AppContextTask)
     # Into the settings Celery reads first: each lookup of a setting (several per
     # task call) is then faster than through a configuration object.
     celery.conf.update(settings.values)
@@ -102,11 +132,17 @@ def _create_celery_app(flask_app: Flask) -> Celery:
     flask_app.extensions[STATE_KEY] = CeleryState(flask_app, celery, settings)
     add_inspection_hook(flask_app, load_package_tasks)
     add_check(flask_app, celery_problems)
+    add_shell_banner(flask_app, shell_banner)
     setup_database(flask_app, celery, EXTENSION_NAME)
     flask_app.logger.info(
         "Celery broker of %s: %s", flask_app.name, describe_broker(settings.values["broker_url"])
     )
     return celery
+
+
+def shell_banner(flask_app: Flask) -> str:
+    """The line ``myapp shell`` prints about where tasks go."""
+    return where_tasks_go(flask_app, require_state(flask_app).celery)
 
 
 def celeryfactory(flask_app: Flask, *, load_tasks: bool = True) -> Celery:
@@ -125,13 +161,20 @@ def celeryfactory(flask_app: Flask, *, load_tasks: bool = True) -> Celery:
     >>> celeryfactory(app).flask_app is app
     True
     """
-    state = get_state(flask_app)
-    if state is None:
-        celery = FlaskCeleryExt(flask_app, create_celery_app=_create_celery_app).celery
-    else:
-        celery = state.celery
-    if load_tasks:
-        load_package_tasks(flask_app)
+    try:
+        state = get_state(flask_app)
+        if state is None:
+            celery = FlaskCeleryExt(flask_app, create_celery_app=_create_celery_app).celery
+        else:
+            celery = state.celery
+        if load_tasks:
+            load_package_tasks(flask_app)
+    except AppFactoryError as exc:
+        if get_registry(flask_app).current_extension is None:
+            # Under `celery -A ... worker`: one message, not Celery's chain of tracebacks
+            # (not while EXTENSIONS is set up: appfactory() tells that error).
+            told_plainly(exc)
+        raise
     return celery
 
 

@@ -42,6 +42,7 @@ from celery import Task
 from celery.canvas import Signature
 from celery.utils import uuid
 
+from .sending import send_refusal
 from .sessions import current_session, outbox_enabled, session_source
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,11 @@ def apply_on_commit(
 
     Returns the task's id (chosen now, unless ``task_id`` is given).
     """
+    # Refused at the call, not after the commit: a serializer workers refuse, dict keys
+    # that JSON would turn into strings.
+    refused = send_refusal(task, args, kwargs, options)
+    if refused is not None:
+        raise refused
     task_id = str(options.pop("task_id", None) or uuid())
     flask_app = _flask_app(task.app, task.name)
     if session is None:

@@ -30,6 +30,8 @@ from appfactory.core import (
 from celery.app import defaults
 
 NAMESPACE = "CELERY_"
+#: Flask's documented setting for Celery: a dict of Celery's lower-case settings.
+DICT_KEY = "CELERY"
 _OLD_PREFIXES = ("CELERY", "BROKER_")
 #: The option types whose text is converted, with what a valid value looks like.
 _EXPECTED = {
@@ -113,17 +115,27 @@ class CelerySettings:
     unknown: list[tuple[str, str | None]] = field(default_factory=list)
 
 
-def collect(app: Flask) -> CelerySettings:
+def collect(app: Flask, *, celery_dict: bool = True) -> CelerySettings:
     """Read the Celery settings from ``app.config``.
 
-    Raises :class:`~appfactory.core.ConfigError` when two names set the same
-    Celery setting, or a value cannot be read as the setting's type.
+    With ``celery_dict``, the entries of Flask's documented ``CELERY = {...}``
+    dict (Celery's lower-case names) are read too, their source being
+    ``CELERY['name']``. Raises :class:`~appfactory.core.ConfigError` when two
+    names set the same Celery setting, or a value cannot be read as the
+    setting's type.
     """
     history = get_registry(app).history
     mapping = flask_to_celery()
     found = CelerySettings()
+    origins: dict[str, str] = {}
+    if celery_dict:
+        for setting, value in read_celery_dict(app).items():
+            source = f"{DICT_KEY}[{setting!r}]"
+            found.sources[setting] = source
+            origins[source] = str(history.origin(DICT_KEY))
+            found.values[setting] = _convert(setting, source, value, origins[source])
     for key in sorted(app.config):
-        if not looks_like_celery(key):
+        if not looks_like_celery(key) or key == DICT_KEY:
             continue
         name = mapping.get(key)
         if name is None:
@@ -132,8 +144,9 @@ def collect(app: Flask) -> CelerySettings:
             continue
         if name in found.sources:
             other = found.sources[name]
+            where = origins.get(other) or history.origin(other)
             raise ConfigError(
-                f"{other} ({history.origin(other)}) and {key} ({history.origin(key)}) both "
+                f"{other} ({where}) and {key} ({history.origin(key)}) both "
                 f"set Celery's {name}; old and new names cannot be mixed for one "
                 f"setting. Keep one of them, preferably {flask_name(name)}."
             )
@@ -146,8 +159,42 @@ def collect(app: Flask) -> CelerySettings:
     return found
 
 
+def read_celery_dict(app: Flask) -> dict[str, t.Any]:
+    """``{Celery setting: value}`` of the app's ``CELERY`` dict (Flask's documented way).
+
+    Raises :class:`~appfactory.core.ConfigError` when ``CELERY`` is not a dict
+    or holds a name that is not one of Celery's lower-case settings.
+    """
+    value = app.config.get(DICT_KEY)
+    if value is None:
+        return {}
+    origin = get_registry(app).history.origin(DICT_KEY)
+    example = "{'broker_url': 'redis://127.0.0.1:6379/0'}"
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{DICT_KEY} ({origin}) is of type {type(value).__name__}; give a dict of Celery's "
+            f"lower-case settings such as {DICT_KEY} = {example}, or set CELERY_BROKER_URL "
+            "and the other CELERY_* settings instead."
+        )
+    for name in value:
+        if name not in defaults.SETTING_KEYS:
+            names = sorted(defaults.SETTING_KEYS)
+            close = difflib.get_close_matches(str(name).lower(), names, n=1, cutoff=0.7)
+            hint = f"Did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"{DICT_KEY}[{name!r}] ({origin}) is not a Celery setting. {hint}Give Celery's "
+                f"lower-case names, such as {DICT_KEY} = {example}, or the CELERY_* settings "
+                "(CELERY_BROKER_URL)."
+            )
+    return dict(value)
+
+
 def _convert(name: str, key: str, value: t.Any, origin: str) -> t.Any:
     option = defaults._OPTIONS.get(name)
+    if option is not None and option.type in ("list", "tuple") and isinstance(value, str):
+        # "json" is one content type, not four letters; "json,pickle" two.
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        return items if option.type == "list" else tuple(items)
     if option is None or option.type not in _EXPECTED or not isinstance(value, str):
         return value
     try:

@@ -6,6 +6,7 @@ import difflib
 
 from flask import Flask
 
+from .layout import PACKAGE_DATA_FIX, missing_folders, namespace_folders, namespace_message
 from .problems import Check, Level, Problem, check_table
 from .provenance import Layer
 from .registry import Registry, get_registry
@@ -69,6 +70,23 @@ CHECKS = check_table(
         "a template name is found in several places",
     ),
     Check(
+        "AF104",
+        "package-folder-missing",
+        Level.ERROR,
+        "Blueprint {blueprint!r} of package {package!r} has the {kind} folder {path}, "
+        "which is not installed; {effect}.",
+        "{fix}",
+        "a blueprint's template or static folder is not installed",
+    ),
+    Check(
+        "AF105",
+        "namespace-package",
+        Level.WARNING,
+        "{message}",
+        "A package of an app needs its __init__.py, even an empty one.",
+        "the app or a package is a namespace package (no ``__init__.py``)",
+    ),
+    Check(
         "AF201",
         "setting-unknown",
         Level.WARNING,
@@ -104,6 +122,8 @@ def check_app(app: Flask) -> list[Problem]:
         *_config_default_conflicts(registry),
         *_url_rule_conflicts(registry),
         *_shadowed_templates(app, registry),
+        *_missing_package_folders(registry),
+        *_namespace_packages(registry),
         *_unknown_settings(registry),
         *_ignored_variables(registry),
     ]
@@ -154,6 +174,45 @@ def _shadowed_templates(app: Flask, registry: Registry) -> list[Problem]:
         CHECKS["AF103"].problem(template=name, winner=sources[0], losers=", ".join(sources[1:]))
         for name, sources in shadowed_templates(app, registry).items()
     ]
+
+
+#: What a missing folder of a blueprint breaks.
+_EFFECTS = {
+    "template": "its pages fail with TemplateNotFound (500)",
+    "static": "its static files answer 404",
+}
+
+
+def _missing_package_folders(registry: Registry) -> list[Problem]:
+    return [
+        CHECKS["AF104"].problem(
+            blueprint=bp.name,
+            package=info.name,
+            kind=kind,
+            path=path,
+            effect=_EFFECTS[kind],
+            fix=PACKAGE_DATA_FIX,
+        )
+        for info in registry.packages
+        for bp in info.blueprints
+        for kind, path in missing_folders(bp)
+    ]
+
+
+def _namespace_packages(registry: Registry) -> list[Problem]:
+    # The package that holds the app's configuration module, and each package itself:
+    # a namespace above them (such as appfactory.*) may be one on purpose.
+    named: list[tuple[str, str]] = []
+    if isinstance(registry.module_name, str) and "." in registry.module_name:
+        named.append(("The app's package", registry.module_name.rpartition(".")[0]))
+    named += [("Package", info.name) for info in registry.packages]
+    problems, seen = [], set()
+    for what, name in named:
+        folders = namespace_folders(name)
+        if folders is not None and name not in seen:
+            seen.add(name)
+            problems.append(CHECKS["AF105"].problem(message=namespace_message(name, folders, what)))
+    return problems
 
 
 def _unknown_settings(registry: Registry) -> list[Problem]:

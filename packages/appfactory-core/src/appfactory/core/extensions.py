@@ -6,6 +6,7 @@ import functools
 import importlib
 import importlib.metadata
 import typing as t
+import warnings
 
 from flask import Flask
 
@@ -32,6 +33,15 @@ def extension_aliases() -> dict[str, str]:
     return {ep.name: ep.value for ep in found}
 
 
+#: Entries of Flask-AppFactory whose work appfactory does itself: accepted, with a
+#: DeprecationWarning, and skipped (until appfactory-core 0.3).
+RETIRED_ENTRIES = {
+    "flask_appfactory.ext.jinja2": (
+        "templates are looked up in PACKAGES order and JINJA2_EXTENSIONS are added without it"
+    ),
+}
+
+
 def load_extensions(app: Flask, registry: Registry) -> None:
     """Set up every extension in ``EXTENSIONS`` order.
 
@@ -40,6 +50,15 @@ def load_extensions(app: Flask, registry: Registry) -> None:
     the extension as their origin.
     """
     for listed in string_list(app.config.get("EXTENSIONS"), "EXTENSIONS"):
+        if listed in RETIRED_ENTRIES:
+            warnings.warn(
+                f"EXTENSIONS entry {listed!r} does nothing in appfactory: "
+                f"{RETIRED_ENTRIES[listed]}. Remove it from EXTENSIONS; it will be "
+                "refused in appfactory-core 0.3.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            continue
         entry = extension_aliases().get(listed, listed)
         if entry in registry.extensions:
             continue

@@ -16,6 +16,7 @@ from .environ import empty_variables, env_prefix, misspelt_variables
 from .errors import AppFactoryWarning, ConfigError, describe_exception
 from .extending import install_typed_config
 from .extensions import load_extensions
+from .layout import namespace_folders, namespace_message
 from .options import CORE_OPTIONS
 from .provenance import Layer
 from .registry import EXTENSION_KEY, Registry, get_registry
@@ -98,14 +99,22 @@ def make_flask_app(
         static_folder or os.environ.get(f"{prefix}_STATIC_FOLDER") or os.path.join(folder, "static")
     )
     flask_kwargs.setdefault("instance_relative_config", True)
-    return flask_cls(
-        app_name,
-        instance_path=folder,
-        static_folder=static,
-        static_url_path=static_url_path,
-        template_folder=template_folder,
-        **flask_kwargs,
-    )
+    try:
+        return flask_cls(
+            app_name,
+            instance_path=folder,
+            static_folder=static,
+            static_url_path=static_url_path,
+            template_folder=template_folder,
+            **flask_kwargs,
+        )
+    except RuntimeError:
+        # Flask finds no root folder for a namespace package; say which file is missing.
+        folders = namespace_folders(app_name)
+        if folders is None or "root_path" in flask_kwargs:
+            raise
+        # Flask's message is the cause of this one: not repeated under it.
+        raise ConfigError(namespace_message(app_name, folders, "The app")) from None
 
 
 def base_app(app_name: str, *args: t.Any, **kwargs: t.Any) -> Flask:

@@ -39,44 +39,11 @@ def defined_under(module: t.Any, folders: t.Sequence[str]) -> bool:
     return any(_under(str(entry), folders) for entry in getattr(module, "__path__", None) or ())
 
 
-def forget_shared_tasks(folders: t.Sequence[str]) -> int:
-    """Make Celery forget the ``@shared_task`` functions defined in ``folders``.
-
-    Celery registers every shared task ever defined in each Celery app made
-    later; without this a test's tasks would reach the next tests' apps.
-    Returns how many were forgotten.
-
-    >>> forget_shared_tasks(["/a/folder/of/no/task"])
-    0
-    """
-    state = sys.modules.get("celery._state")
-    if state is None:
-        return 0
-    forgotten = 0
-    for callback in list(state._on_app_finalizers):
-        function = _closure_value(callback, "fun")
-        code = getattr(function, "__code__", None)
-        if code is not None and _under(code.co_filename, folders):
-            state._on_app_finalizers.discard(callback)
-            forgotten += 1
-    return forgotten
-
-
-def _closure_value(function: t.Any, name: str) -> t.Any:
-    code = getattr(function, "__code__", None)
-    cells = getattr(function, "__closure__", None) or ()
-    if code is None or name not in code.co_freevars:
-        return None
-    try:
-        return cells[code.co_freevars.index(name)].cell_contents
-    except (IndexError, ValueError):
-        return None
-
-
 class ImportPaths:
     """Folders put on ``sys.path`` for one test, and their clean-up."""
 
-    def __init__(self) -> None:
+    def __init__(self, hook: t.Any) -> None:
+        self.hook = hook
         self.folders: list[str] = []
         self.modules_before = set(sys.modules)
 
@@ -103,14 +70,21 @@ class ImportPaths:
             module = sys.modules.get(name)
             if module is not None and defined_under(module, self.folders):
                 del sys.modules[name]
-        forget_shared_tasks(self.folders)
         importlib.invalidate_caches()
+        if self.folders:
+            self.hook.pytest_appfactory_forget_folders(folders=list(self.folders))
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 @pytest.fixture
-def import_path() -> t.Iterator[ImportPath]:
+def import_path(request: pytest.FixtureRequest) -> t.Iterator[ImportPath]:
     """``import_path(folder)``: import packages from ``folder`` in this test only."""
-    paths = ImportPaths()
+    paths = ImportPaths(request.config.hook)
     yield paths.add
     paths.clean_up()
 

@@ -23,19 +23,40 @@ import glob
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 import typing as t
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
-from .servers import LOOPBACK, free_port, unavailable, wait_until
+from .servers import unavailable
+
+LOOPBACK = "127.0.0.1"
 
 #: The server of the machine, when it runs.
 USUAL_PORT = 5432
 USER = "postgres"
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: t.Callable[[], bool], seconds: float) -> bool:
+    """Poll ``check`` until it holds or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
 
 
 def driver() -> t.Any:
