@@ -133,8 +133,13 @@ TEST_EXTRAS = {
 }
 #: Distributions of this checkout that a suite uses as test data besides its
 #: declared dependencies: appfactory-celery's tests run the sample package and the
-#: example app (``PACKAGES = ["mymodule"]``, the ``myapp`` command).
-TEST_DATA = {"packages/appfactory-celery": ["packages/mymodule", "examples/myapp"]}
+#: example app (``PACKAGES = ["mymodule"]``, the ``myapp`` command); mymodule's
+#: models use the ``db`` of the example's extension ``myexts.sqlalchemy``, as in the
+#: original tutorial.
+TEST_DATA = {
+    "packages/appfactory-celery": ["packages/mymodule", "examples/myapp"],
+    "packages/mymodule": ["examples/myapp"],
+}
 #: Modules that must not be importable in appfactory-core's isolated virtualenv.
 NOT_WITH_CORE = ("celery", "kombu", "flask_celeryext")
 
@@ -197,7 +202,11 @@ def isolated(session: nox.Session) -> None:
             extras = needed[required]
             args += ["-e", f"{required}[{','.join(sorted(extras))}]" if extras else str(required)]
         tools = ["pytest", "pytest-timeout"]
-        if name in ("packages/appfactory-celery", "packages/appfactory-sqlalchemy"):
+        if name in (
+            "packages/appfactory-celery",
+            "packages/appfactory-sqlalchemy",
+            "examples/myapp",
+        ):
             tools.append(POSTGRES_DRIVER)  # the database tests' driver, declared by no one
         session.log(f"{name}: its own virtualenv, with {' '.join(args[1::2])}")
         python = str(bin_dir / "python")

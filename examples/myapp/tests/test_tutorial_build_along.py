@@ -11,6 +11,7 @@ embedded broker.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -238,6 +240,13 @@ def test_the_tutorial_builds_and_runs(files: dict[str, str], tmp_path: Path) -> 
         status, kind, css = get(f"http://127.0.0.1:{port}/mymodule/static/mymodule.css")
         assert (status, kind) == (200, "text/css")
         assert "font-family" in css
+        # Step 2: the greetings pages, on the table that initdb created.
+        form = urllib.parse.urlencode({"text": "Hi"}).encode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/greetings", form) as response:
+            assert response.status == 201
+        status, kind, listed = get(f"http://127.0.0.1:{port}/greetings")
+        assert (status, kind) == (200, "application/json")
+        assert json.loads(listed) == {"greetings": ["Hello", "Hi"]}
     finally:
         stop(server)
 
@@ -250,12 +259,16 @@ def test_the_tutorial_builds_and_runs(files: dict[str, str], tmp_path: Path) -> 
             # The tutorial's lines, with a longer wait: the worker may still be starting.
             stdin="from mymodule.tasks import appctx, reqctx\n"
             "appctx.delay().get(timeout=60)\n"
-            "reqctx.delay().get(timeout=60)\n",
+            "reqctx.delay().get(timeout=60)\n"
+            "from mymodule.tasks import leave_greeting\n"
+            "leave_greeting.delay('Hello from a task').get(timeout=60)\n",
         )
     finally:
         log = stop(worker)
     answers = [line.replace(">>> ", "") for line in shell.stdout.splitlines()]
-    assert answers[:2] == ["'myapp'", "'GET'"], shell.stdout + shell.stderr
+    assert answers[:3] == ["'myapp'", "'GET'", "3"], shell.stdout + shell.stderr
     assert "Celery: tasks go to the embedded broker in " in shell.stderr
     assert "mymodule.tasks.appctx" in log
     assert "succeeded" in log, log
+    # The task's greeting is committed; read_greeting was sent after the commit.
+    assert "mymodule.tasks.leave_greeting" in log, log

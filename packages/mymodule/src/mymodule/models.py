@@ -5,7 +5,7 @@ from __future__ import annotations
 from myexts.sqlalchemy import db
 
 
-class Greeting(db.Model):  # type: ignore[name-defined,misc]
+class Greeting(db.Model):
     """A greeting left by a visitor."""
 
     __tablename__ = "greetings"
