@@ -302,6 +302,8 @@ def test_package_without_tasks_module_is_fine(make_package: MakePackage) -> None
     assert "tasks" not in registry.package("plain_pkg").extras
     assert registry.package("mymodule").extras["tasks"] == [
         "mymodule.tasks.appctx",
+        "mymodule.tasks.leave_greeting",
+        "mymodule.tasks.read_greeting",
         "mymodule.tasks.reqctx",
     ]
     assert "mymodule.tasks.appctx" in celery.tasks
@@ -321,7 +323,10 @@ def test_packages_command_lists_each_packages_tasks(make_package: MakePackage) -
     blocks = re.split(r"^\d+\. ", result.output, flags=re.MULTILINE)[1:]
     tasks = {block.split()[0]: _row(block, "tasks") for block in blocks}
     assert tasks == {
-        "mymodule": "mymodule.tasks.appctx, mymodule.tasks.reqctx",
+        "mymodule": (
+            "mymodule.tasks.appctx, mymodule.tasks.leave_greeting, "
+            "mymodule.tasks.read_greeting, mymodule.tasks.reqctx"
+        ),
         "plain_pkg": None,
         "listed_pkg": "listed_pkg.tasks.work",
     }
