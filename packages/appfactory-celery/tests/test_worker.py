@@ -99,7 +99,7 @@ def test_example_app_on_the_embedded_broker(workers: t.Callable[..., Worker]) ->
         assert appctx.delay().get(timeout=20) == "myapp"
         assert reqctx.delay().get(timeout=20) == "GET"
     banner = worker.output()
-    assert "transport:   filesystem://" in banner
+    assert f"transport:   sqlite-embedded://{app.instance_path}/celery/store.sqlite3" in banner
     assert "mymodule.tasks.appctx" in banner
 
 

@@ -36,7 +36,8 @@ import typing as t
 
 from celery.worker.consumer import Consumer as CeleryConsumer
 
-from .redis_fetch import Unrecorded, put_back, use_keeping_transport
+if t.TYPE_CHECKING:
+    from .redis_fetch import Unrecorded
 
 #: The value of ``worker_consumer`` that selects this consumer.
 CONSUMER = "appfactory.celery.worker:Consumer"
@@ -55,7 +56,11 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
 
     def connection_for_read(self, heartbeat: float | None = None) -> t.Any:
         connection = self.app.connection_for_read(heartbeat=heartbeat)
-        use_keeping_transport(connection, self.unrecorded)
+        if _is_redis(connection):
+            # Imported for Redis only: kombu's Redis transport needs the [redis] extra.
+            from .redis_fetch import use_keeping_transport
+
+            use_keeping_transport(connection, self.unrecorded)
         connection = self.ensure_connected(connection)
         try:
             self.put_back_unrecorded(connection)
@@ -67,6 +72,10 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
     def put_back_unrecorded(self, connection: t.Any) -> None:
         """Put back the messages fetched as the connection broke (a connection error
         propagates with the rest kept)."""
+        if not self.unrecorded:
+            return
+        from .redis_fetch import put_back
+
         for message in put_back(connection, self.unrecorded):
             logger.warning(
                 "Put back task %s: it was taken off its queue as the connection to "
@@ -98,6 +107,14 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
             )  # fmt: skip
         finally:
             connection.collect()
+
+
+def _is_redis(connection: t.Any) -> bool:
+    """Whether ``connection`` goes to Redis (told from its URL; nothing is imported)."""
+    transport = connection.transport_cls
+    if not isinstance(transport, str):
+        return getattr(transport, "driver_type", None) == "redis"
+    return transport.partition("+")[0] in ("redis", "rediss", "sentinel")
 
 
 def keep_redis_settings(connection: t.Any) -> bool:
