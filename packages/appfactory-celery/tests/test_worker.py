@@ -171,3 +171,26 @@ def test_broker_password_is_masked_in_banner_and_logs(
         assert password not in logged
     finally:
         server.stop()
+
+
+def test_worker_on_the_embedded_broker_without_the_redis_extra(
+    workers: t.Callable[..., Worker],
+    wapp: t.Callable[..., Flask],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kombu's Redis transport needs ``packaging`` (the [redis] extra): not imported here."""
+    shim = tmp_path / "without-redis-extra"
+    for name in ("packaging", "redis"):
+        (shim / name).mkdir(parents=True)
+        (shim / name / "__init__.py").write_text(
+            f"raise ImportError('{name} is not installed (a fresh install without [redis])')\n"
+        )
+    monkeypatch.setenv("PYTHONPATH", str(shim))
+    worker = workers("wapp.celery", {})
+    app = wapp()
+    from wtasks.tasks import marker
+
+    with app.app_context():
+        assert marker.delay().get(timeout=30) == "unset"
+    assert "Unrecoverable error" not in worker.output()

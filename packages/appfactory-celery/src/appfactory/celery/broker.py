@@ -11,6 +11,7 @@ kombu's ``filesystem://``, named explicitly, gets folders under
 
 from __future__ import annotations
 
+import contextlib
 import os
 import typing as t
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from kombu.transport import TRANSPORT_ALIASES
 from appfactory.core import ConfigError, mask_url
 from celery.app.backends import BACKEND_ALIASES
 
-from .store import SCHEME, STORE_NAME, StoreError, create, make_private_folder, url_for
+from .storepaths import SCHEME, STORE_NAME, StoreError, create, make_private_folder, url_for
 
 # The embedded broker's scheme, known to kombu and Celery once appfactory.celery
 # is imported (the modules themselves are imported on first use only).
@@ -40,10 +41,10 @@ def embedded_store(app: Flask) -> str:
 def embedded_settings(app: Flask) -> dict[str, t.Any]:
     """Celery settings of the embedded broker, creating its store (0o700 folder, 0o600 file)."""
     path = embedded_store(app)
-    try:
+    # A store that cannot be made now (read-only folder, full disk) is not the
+    # app's failure: sending, and the worker's connection, report it then.
+    with contextlib.suppress(StoreError):
         create(path)
-    except StoreError as exc:
-        raise ConfigError(str(exc)) from exc
     return {"broker_url": url_for(path), "broker_transport_options": {}}
 
 

@@ -12,7 +12,7 @@ from appfactory.core import AppFactoryError, Check, Level, Problem, check_table,
 from .discovery import load_tasks
 from .sessions import OUTBOX, outbox_enabled
 from .state import require_state
-from .store import SCHEME, STORE_NAME, path_from_url
+from .storepaths import SCHEME, STORE_NAME, path_from_url
 
 #: The checks of appfactory-celery, by id (the checks reference documents each).
 CHECKS = check_table(

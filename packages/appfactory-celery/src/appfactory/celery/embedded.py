@@ -135,6 +135,9 @@ class Channel(virtual.Channel):
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, t.Any]:  # noqa: ARG002
         self._maintain()
+        # A read first: an idle worker's polls take no write lock.
+        if not self.store.has_ready([queue]):
+            raise Empty()
         while True:
             found = self.store.lease(queue, self.visibility_timeout, self.owner)
             if found is None:

@@ -38,7 +38,7 @@ from .settings import (
     warn_unknown,
 )
 from .state import STATE_KEY, CeleryState, get_state
-from .store import SCHEME
+from .storepaths import SCHEME
 
 EXTENSION_NAME = "appfactory.celery"
 

@@ -18,7 +18,7 @@ from celery import Task
 from .broker import describe_broker
 from .errors import BrokerUnavailableError, TaskArgumentError
 from .state import get_state
-from .store import StoreError
+from .storepaths import StoreError
 
 _APPLY = Task.apply.__code__
 #: How deep into nested arguments the culprit of an encoding error is looked for.
