@@ -9,7 +9,7 @@
   absent from ``myapp config show``, ``myapp check``, ``myapp packages``,
   errors, the web side's logs, the worker's banner and logs, and the
   configuration a worker reports to ``celery inspect conf``.
-- The embedded broker keeps its messages in folders of mode 0o700.
+- The embedded broker keeps its messages in a store of mode 0o600 in a folder of 0o700.
 """
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ SENDER = textwrap.dedent(
     from wapp.app import create_app
     from appfactory.celery import celeryfactory
 
-    app = create_app(PACKAGES=["wledger"])
+    app = create_app()
     task = celeryfactory(app).tasks["wledger.tasks.record"]
     with app.app_context():
         for _ in range(int(sys.argv[1])):
@@ -284,3 +284,91 @@ def test_two_workers_two_senders_long(
     store: Path, ledger: Ledger, workers: t.Callable[..., Worker]
 ) -> None:
     two_workers_two_senders(store, ledger, workers, 2500)
+
+
+def store_bytes(store: Path) -> int:
+    return sum(path.stat().st_size for path in store.parent.glob(store.name + "*"))
+
+
+def bounded_store(
+    store: Path, ledger: Ledger, workers: t.Callable[..., Worker], batch: int, batches: int
+) -> None:
+    """Batches of tasks with results that expire after 2 s: the store stops growing."""
+    settings = {**settings_for(store, ledger), "CELERY_RESULT_EXPIRES": 2}
+    started = [workers(as_env(settings), pool="prefork", concurrency=2) for _ in range(2)]
+    sent = run_senders(settings, 2, batch // 2)
+    assert ledger.wait_done(len(sent), 600), [w.output()[-2000:] for w in started]
+    assert wait_until(lambda: not rows(store, "SELECT id FROM messages"), 30)
+    first = store_bytes(store)
+    sizes = [first]
+    for _ in range(batches - 1):
+        time.sleep(2.5)  # the results of the last batch expire
+        more = run_senders(settings, 2, batch // 2)
+        sent += more
+        assert ledger.wait_done(len(sent), 600), [w.output()[-2000:] for w in started]
+        assert wait_until(lambda: not rows(store, "SELECT id FROM messages"), 30)
+        sizes.append(store_bytes(store))
+    results = rows(store, "SELECT count(*) FROM results")[0][0]
+    ledger.tally(
+        f"store size, {batches} batches of {batch} tasks (embedded)",
+        sent,
+        store_mib="/".join(f"{size / 2**20:.1f}" for size in sizes),
+        results_left=results,
+    )
+    # Acknowledged messages left; results of earlier batches expired and were deleted.
+    assert results <= batch + 10
+    # Freed pages are used again: later batches do not grow the file much.
+    assert sizes[-1] <= first * 1.5 + 4 * 2**20, sizes
+
+
+def test_store_size_is_bounded(
+    store: Path, ledger: Ledger, workers: t.Callable[..., Worker]
+) -> None:
+    bounded_store(store, ledger, workers, 400, 3)
+
+
+@pytest.mark.reliability
+@pytest.mark.timeout(900)
+def test_store_size_is_bounded_long(
+    store: Path, ledger: Ledger, workers: t.Callable[..., Worker]
+) -> None:
+    bounded_store(store, ledger, workers, 20_000, 5)
+
+
+KILLED_SENDER = textwrap.dedent(
+    """
+    from wapp.app import create_app
+    from appfactory.celery import celeryfactory
+
+    app = create_app()
+    task = celeryfactory(app).tasks["wtasks.tasks.length"]
+    big = "y" * (20 * 1024 * 1024)
+    with app.app_context():
+        while True:
+            print(task.delay(big).id, flush=True)
+    """
+)
+
+
+def test_a_sender_killed_mid_send_leaves_no_partial_message(
+    store: Path, ledger: Ledger, workers: t.Callable[..., Worker], sender: t.Any
+) -> None:
+    """SIGKILL of a process sending 20 MB messages: what it sent runs, nothing partial."""
+    settings = settings_for(store, ledger)
+    env = {**os.environ, **as_env(settings), "PYTHONPATH": str(WORKER_APPS)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SENDER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    sent = [process.stdout.readline().strip() for _ in range(3)]
+    process.kill()  # in the middle of a later send (each takes a while)
+    out, _ = process.communicate(timeout=30)
+    sent += out.split()
+    worker = workers(as_env(settings))
+    app, celery = sender(settings)
+    with app.app_context():
+        for task_id in sent:
+            assert celery.AsyncResult(task_id).get(timeout=60) == 20 * 1024 * 1024
+    assert wait_until(lambda: not rows(store, "SELECT id FROM messages"), 30)
+    assert "Set aside" not in worker.output()
+    assert not rows(store, "SELECT id FROM set_aside")

@@ -3,7 +3,8 @@
 URL: ``sqlite-embedded:///<absolute path of the store file>`` (the entry
 point ``celery.result_backends`` names this class). Results expire after
 ``result_expires`` (Celery's default: one day); expired ones are deleted by
-the worker that stores results, at most once a minute, and by
+the worker that stores results, every minute (or every ``result_expires``
+seconds if that is shorter), and by
 ``celery.backend_cleanup``. Waiting for a result looks at the store every
 few milliseconds (at most every 5 ms, cheap reads of a local file), not
 every half second as Celery's key-value backends do.
@@ -89,7 +90,8 @@ class EmbeddedBackend(KeyValueStoreBackend):  # type: ignore[misc]
     def _expire_now_and_then(self) -> None:
         now = time.monotonic()
         if now >= self._next_expiry:
-            self._next_expiry = now + EXPIRE_INTERVAL
+            every = min(EXPIRE_INTERVAL, self.expires) if self.expires else EXPIRE_INTERVAL
+            self._next_expiry = now + every
             self.store.expire_results()
 
     def wait_for(

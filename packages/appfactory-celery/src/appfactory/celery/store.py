@@ -38,6 +38,9 @@ from .storepaths import (
 
 logger = logging.getLogger(__name__)
 
+#: Bytes of write-ahead log kept after a checkpoint.
+WAL_LIMIT = 4 * 1024 * 1024
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -107,6 +110,8 @@ class Store:
         # Safe against a killed process (what this store is for); a power cut
         # may lose the last transactions, as with Redis's default settings.
         db.execute("PRAGMA synchronous=NORMAL")
+        # The write-ahead log is cut back to this size after each checkpoint.
+        db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         return db
 
     def _after_fork(self) -> None:
