@@ -372,3 +372,21 @@ def test_a_sender_killed_mid_send_leaves_no_partial_message(
     assert wait_until(lambda: not rows(store, "SELECT id FROM messages"), 30)
     assert "Set aside" not in worker.output()
     assert not rows(store, "SELECT id FROM set_aside")
+
+
+def test_a_live_worker_keeps_its_leases(
+    store: Path, ledger: Ledger, workers: t.Callable[..., Worker], sender: t.Any
+) -> None:
+    """A task longer than the lease runs once: its worker extends the lease while it runs."""
+    options = {"visibility_timeout": 2, "reclaim_interval": 0.5}
+    settings = {**settings_for(store, ledger), "CELERY_BROKER_TRANSPORT_OPTIONS": options}
+    first = workers(as_env(settings), pool="prefork", concurrency=1)
+    app, celery = sender(settings)
+    with app.app_context():
+        sent = [celery.tasks[TASK].delay(5.0).id]
+    assert wait_until(lambda: bool(ledger.running()), 30), first.output()
+    second = workers(as_env(settings), pool="prefork", concurrency=1)
+    assert ledger.wait_done(1, 30, quiet=3.0), first.output()
+    tally = ledger.tally("task of 5 s, lease of 2 s, worker alive (embedded)", sent)
+    assert tally.lost == 0
+    assert tally.duplicates == 0, second.output()

@@ -124,7 +124,8 @@ class Channel(virtual.Channel):
             return
         self.next_reclaim = now + self.reclaim_interval
         self._open_again_if_replaced()
-        self.store.renew(self.owner, self.visibility_timeout)
+        held = [found for tag in list(self.qos._delivered) if (found := _untag(tag))]
+        self.store.renew(held, self.visibility_timeout)
         count = self.store.reclaim()
         if count:
             logger.warning(
@@ -132,6 +133,12 @@ class Channel(virtual.Channel):
                 "is gone (or whose lease ran out): they are delivered again.",
                 count,
             )
+
+    def drain_events(self, timeout: float | None = None, callback: t.Any = None) -> t.Any:
+        # Also when the worker takes no more messages (all its pool busy): it
+        # still extends its leases and takes back those of gone workers.
+        self._maintain()
+        return super().drain_events(timeout=timeout, callback=callback)
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, t.Any]:  # noqa: ARG002
         self._maintain()

@@ -220,13 +220,15 @@ class Store:
             )
             db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
 
-    def renew(self, owner: tuple[str, int, int], seconds: float) -> None:
-        """Extend the leases held by ``owner`` (a live worker keeps what it holds)."""
+    def renew(self, leases: t.Sequence[tuple[int, str]], seconds: float) -> None:
+        """Extend ``leases`` (``(id, lease)`` pairs): a live worker keeps what it holds."""
+        if not leases:
+            return
+        until = time.time() + seconds
         with self.write() as db:
-            db.execute(
-                "UPDATE messages SET lease_until = ? WHERE lease IS NOT NULL AND "
-                "owner_host = ? AND owner_pid = ? AND owner_start = ?",
-                (time.time() + seconds, *owner),
+            db.executemany(
+                "UPDATE messages SET lease_until = ? WHERE id = ? AND lease = ?",
+                [(until, message_id, lease) for message_id, lease in leases],
             )
 
     def reclaim(self) -> int:
