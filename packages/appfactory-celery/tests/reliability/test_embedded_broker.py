@@ -18,6 +18,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from celery import chord, group
 from faults import Ledger, kill_tree
 from servers import start_private_redis, wait_until
 from workers import WORKER_APPS, Worker, start_worker
@@ -107,6 +108,10 @@ def test_round_trip_over_a_store_named_by_url(
         ids = [result.get(timeout=30) for result in results]
         assert celery.tasks["wtasks.tasks.fail"].delay().get(timeout=30, propagate=False)
         assert celery.tasks["wtasks.tasks.flaky"].delay(2).get(timeout=30) == 2
+        # Groups read their results together; a chord counts its parts in the store.
+        marker, length = celery.tasks["wtasks.tasks.marker"], celery.tasks["wtasks.tasks.length"]
+        assert group(marker.s() for _ in range(3))().get(timeout=30) == ["unset"] * 3
+        assert chord(marker.s() for _ in range(3))(length.s()).get(timeout=30) == 3
     assert ids == [result.id for result in results]
     assert ledger.tally("round trip (embedded)", ids).completed == 5
     # Acknowledged messages leave the store; results stay until they expire.
