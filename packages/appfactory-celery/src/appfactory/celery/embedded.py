@@ -138,7 +138,7 @@ class Channel(virtual.Channel):
         # Also when the worker takes no more messages (all its pool busy): it
         # still extends its leases and takes back those of gone workers.
         self._maintain()
-        return super().drain_events(timeout=timeout, callback=callback)
+        return super().drain_events(timeout=timeout, callback=callback)  # type: ignore[no-untyped-call]
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, t.Any]:  # noqa: ARG002
         self._maintain()
