@@ -28,6 +28,7 @@ PYTHON = "3.11"
 DISTRIBUTION_FOLDERS = [
     "packages/appfactory-core",
     "packages/appfactory-celery",
+    "packages/appfactory-sqlalchemy",
     "packages/mymodule",
     "examples/myapp",
 ]
@@ -131,7 +132,10 @@ def reliability(session: nox.Session) -> None:
     or rabbitmq-server, and PostgreSQL on 127.0.0.1:5432 or its binaries; under
     CI a missing one fails instead of skipping.
     """
-    session.install(*editable_args(extras=True), POSTGRES_DRIVER, "pytest", "pytest-timeout")
+    # gunicorn: the web host of the several-hosts tests.
+    session.install(
+        *editable_args(extras=True), POSTGRES_DRIVER, "gunicorn", "pytest", "pytest-timeout"
+    )
     suite = ROOT / "packages" / "appfactory-celery" / "tests"
     session.run("pytest", *PYTEST_OPTIONS, "-m", "reliability", str(suite), *session.posargs)
 
@@ -154,6 +158,8 @@ def typing(session: nox.Session) -> None:
     packages = ["-p", "appfactory.core"]
     if (ROOT / "packages/appfactory-celery").is_dir():
         packages += ["-p", "appfactory.celery"]
+    if (ROOT / "packages/appfactory-sqlalchemy").is_dir():
+        packages += ["-p", "appfactory.sqlalchemy"]
     examples = ["-p", "mymodule", "-p", "myapp", "-p", "myexts"]
     # The examples are not on mypy.ini's mypy_path; MYPYPATH adds their src folders.
     mypypath = os.pathsep.join(

@@ -79,7 +79,11 @@ def _attribute_docs(_app, what, name, obj, _options, lines):
     docstring of the value's class instead (blinker's signal class, ``str``).
     """
     package_name, _, short = name.rpartition(".")
-    if what != "data" or package_name not in ("appfactory.core", "appfactory.celery"):
+    if what != "data" or package_name not in (
+        "appfactory.core",
+        "appfactory.celery",
+        "appfactory.sqlalchemy",
+    ):
         return
     import importlib
     import pkgutil
@@ -109,7 +113,13 @@ def _all_documented(_app, env):
     from sphinx.util import logging
 
     documented = env.get_domain("py").objects
-    for package_name in ("appfactory.core", "appfactory.celery", "appfactory.core.testing"):
+    for package_name in (
+        "appfactory.core",
+        "appfactory.celery",
+        "appfactory.sqlalchemy",
+        "appfactory.core.testing",
+        "appfactory.sqlalchemy.testing",
+    ):
         package = importlib.import_module(package_name)
         for name in package.__all__:
             if f"{package_name}.{name}" not in documented:
@@ -121,7 +131,7 @@ def _all_documented(_app, env):
 
 
 #: The distributions whose ``CHECKS`` table the checks reference lists, in order.
-CHECK_TABLES = ("appfactory.core", "appfactory.celery")
+CHECK_TABLES = ("appfactory.core", "appfactory.celery", "appfactory.sqlalchemy")
 
 
 def declared_checks():

@@ -27,6 +27,9 @@ unacknowledged) stays in :attr:`Consumer.unrecorded` and goes back to its
 queue once the consumer has connected again; one still held when the worker
 stops is put back then, or named in an error log if Redis is still away.
 Other transports are left as Celery has them.
+
+A message of a task the worker does not know goes back to its queue, with
+an error log (:mod:`appfactory.celery.unknown_tasks`), instead of being dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import logging
 import typing as t
 
 from celery.worker.consumer import Consumer as CeleryConsumer
+
+from .unknown_tasks import UnknownTasks
 
 if t.TYPE_CHECKING:
     from .redis_fetch import Unrecorded
@@ -52,7 +57,12 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         #: Messages taken off a Redis queue as the connection broke, to put back.
         self.unrecorded: list[Unrecorded] = []
+        self.unknown_tasks = UnknownTasks()
         super().__init__(*args, **kwargs)
+
+    def on_unknown_task(self, body: t.Any, message: t.Any, exc: Exception) -> None:  # noqa: ARG002
+        # Celery drops the message; put it back for a worker that knows the task.
+        self.unknown_tasks.handle(self, message)
 
     def connection_for_read(self, heartbeat: float | None = None) -> t.Any:
         connection = self.app.connection_for_read(heartbeat=heartbeat)

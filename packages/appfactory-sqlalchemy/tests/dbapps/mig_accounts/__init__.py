@@ -1,0 +1,1 @@
+"""Test package: user accounts (table ``mig_user``)."""

@@ -1,0 +1,1 @@
+"""Test package: a catalog of products (table ``mig_product``)."""

@@ -1,0 +1,1 @@
+"""Test package: orders, whose table points at ``mig_accounts``'s users."""
