@@ -126,6 +126,7 @@ class Channel(virtual.Channel):
         self._open_again_if_replaced()
         held = [found for tag in list(self.qos._delivered) if (found := _untag(tag))]
         self.store.renew(held, self.visibility_timeout)
+        self.store.checkpoint()
         count = self.store.reclaim()
         if count:
             logger.warning(

@@ -231,6 +231,20 @@ class Store:
                 [(until, message_id, lease) for message_id, lease in leases],
             )
 
+    def checkpoint(self) -> None:
+        """Cut the write-ahead log back when it outgrew its limit.
+
+        SQLite's own checkpoints cannot restart the log while readers use it,
+        and a busy store always has some (every idle worker reads every few
+        milliseconds): this one waits for them, briefly, then truncates.
+        """
+        try:
+            size = os.stat(self.path + "-wal").st_size
+        except OSError:
+            return
+        if size > WAL_LIMIT:
+            self.read("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def reclaim(self) -> int:
         """Give back the leases that ran out, or whose process on this machine is gone."""
         host = this_host()
