@@ -305,6 +305,11 @@ def check_celery_tasks(env: Env) -> None:
         expect_in("leave_greeting -> 2", result, "myapp shell")
         # read_greeting, sent once leave_greeting's transaction committed, finds the row.
         wait_for_text("greeting 2: Hello from a task", worker, log_path, "read_greeting")
+    except CheckFailed as exc:
+        stop(worker)
+        raise CheckFailed(
+            f"{exc}\nThe worker's log ({log_path}):\n{indent(log_path.read_text().rstrip())}"
+        ) from exc
     finally:
         stop(worker)
     print(indent(log_path.read_text().rstrip()), flush=True)
@@ -404,16 +409,29 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         default=Path(__file__).resolve().parent.parent,
         help="the source checkout (default: this script's repository)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every check this many times, each time in a fresh folder (stops at a failure)",
+    )
     options = parser.parse_args(argv)
     bin_dir = options.bin.absolute()
-    with tempfile.TemporaryDirectory(prefix="check-install-") as workdir:
-        env = Env(bin_dir, options.source, options.checkout.resolve(), Path(workdir))
-        for check in CHECKS:
-            try:
-                check(env)
-            except CheckFailed as exc:
-                print(f"\nFAILED {check.__name__} ({bin_dir}): {exc}", file=sys.stderr)
-                return 1
+    for run in range(1, options.repeat + 1):
+        with tempfile.TemporaryDirectory(prefix="check-install-") as workdir:
+            env = Env(bin_dir, options.source, options.checkout.resolve(), Path(workdir))
+            for check in CHECKS:
+                try:
+                    check(env)
+                except CheckFailed as exc:
+                    print(
+                        f"\nFAILED {check.__name__} ({bin_dir}, run {run} of {options.repeat}): "
+                        f"{exc}",
+                        file=sys.stderr,
+                    )
+                    return 1
+        if options.repeat > 1:
+            print(f"\nRun {run} of {options.repeat}: all {len(CHECKS)} checks passed.", flush=True)
     print(f"\nAll {len(CHECKS)} checks passed for the install in {bin_dir} ({options.source}).")
     return 0
 

@@ -77,10 +77,11 @@ def test_two_flask_apps_get_two_celery_apps() -> None:
     assert celery_second.conf.task_default_queue == "second"
     assert celery_first.conf.task_always_eager is True
     assert celery_second.conf.task_always_eager is False
-    folders = {
-        c.conf.broker_transport_options["data_folder_in"] for c in (celery_first, celery_second)
+    stores = {c.conf.broker_url for c in (celery_first, celery_second)}
+    assert stores == {
+        f"sqlite-embedded://{Path(app.instance_path) / 'celery' / 'store.sqlite3'}"
+        for app in (first, second)
     }
-    assert folders == {str(Path(app.instance_path) / "celery" / "queue") for app in (first, second)}
 
 
 def test_creating_apps_leaves_celerys_default_and_current_app_alone() -> None:
@@ -459,21 +460,53 @@ def test_check_unknown_celery_setting() -> None:
 
 
 @pytest.mark.parametrize(
-    ("broker", "reported"),
-    [(None, True), ("redis://127.0.0.1:6379/0", False), ("memory://", False)],
+    ("broker", "options", "reported"),
+    [
+        (None, None, "the embedded broker, its store {store!r} in the instance folder"),
+        # The user's transport options do not change the broker (they are merged).
+        (
+            None,
+            {"polling_interval": 0.5},
+            "the embedded broker, its store {store!r} in the instance folder",
+        ),
+        (
+            "sqlite-embedded:///srv/queue/store.sqlite3",
+            None,
+            "the embedded broker, its store '/srv/queue/store.sqlite3' named by CELERY_BROKER_URL",
+        ),
+        (
+            "filesystem://",
+            {"polling_interval": 0.5},
+            "kombu's filesystem transport (queue folder {queue!r}), named by CELERY_BROKER_URL: "
+            "a worker killed while it holds tasks loses them",
+        ),
+        ("redis://127.0.0.1:6379/0", None, None),
+        ("memory://", None, None),
+    ],
 )
-def test_check_embedded_broker(broker: str | None, reported: bool) -> None:
-    app = make_app(**({"CELERY_BROKER_URL": broker} if broker else {}))
+def test_check_embedded_broker(
+    broker: str | None, options: dict[str, t.Any] | None, reported: str | None
+) -> None:
+    settings: dict[str, t.Any] = {"CELERY_BROKER_URL": broker} if broker else {}
+    if options:
+        settings["CELERY_BROKER_TRANSPORT_OPTIONS"] = options
+    app = make_app(**settings)
+    celery = Path(app.instance_path) / "celery"
 
-    expected = Problem(
-        "AF305",
-        "celery-embedded-broker",
-        Level.INFO,
-        "Celery uses the embedded broker in the instance folder (no server, one machine, "
-        "for development).",
-        "Set CELERY_BROKER_URL to a Redis or RabbitMQ URL for production.",
-    )
-    assert problems(app, "AF305") == ([expected] if reported else [])
+    found = problems(app, "AF305")
+    if reported is None:
+        assert found == []
+        return
+    what = reported.format(store=str(celery / "store.sqlite3"), queue=str(celery / "queue"))
+    assert found == [
+        Problem(
+            "AF305",
+            "celery-embedded-broker",
+            Level.INFO,
+            f"Celery uses {what} (no server, workers and senders on this machine only).",
+            "Set CELERY_BROKER_URL to a Redis or RabbitMQ URL to spread workers over machines.",
+        )
+    ]
 
 
 def test_check_command_reports_celery_problems() -> None:

@@ -267,10 +267,10 @@ def test_celery_worker_on_the_embedded_broker(tasker: pytest.Pytester) -> None:
 
         @pytest.mark.celery_broker("embedded")
         def test_it(app, celery_worker):
-            assert celery_worker.app.conf.broker_url == "filesystem://"
+            assert celery_worker.app.conf.broker_url.startswith("sqlite-embedded:///")
             with app.app_context():
                 assert where.delay().get(timeout=10)[0] == "tasker"
-            assert os.path.isdir(os.path.join(app.instance_path, "celery", "processed"))
+            assert os.path.isfile(os.path.join(app.instance_path, "celery", "store.sqlite3"))
         """
     )
     run(tasker).assert_outcomes(passed=1)

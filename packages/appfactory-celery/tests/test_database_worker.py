@@ -42,8 +42,8 @@ def worker_of(tmp_path: Path) -> t.Iterator[t.Callable[[Flask], Worker]]:
             "CELERY_TASK_DEFAULT_QUEUE",
         ]
         env = {f"WDB_{key}": str(app.config[key]) for key in keys}
-        if "CELERY_BROKER_URL" in app.config and app.config["CELERY_BROKER_URL"] != (
-            "filesystem://"
+        if "CELERY_BROKER_URL" in app.config and not app.config["CELERY_BROKER_URL"].startswith(
+            "sqlite-embedded://"
         ):
             env["WDB_CELERY_BROKER_URL"] = app.config["CELERY_BROKER_URL"]
         worker = start_worker("wdb.celery", env, tmp_path / f"worker-{len(started)}.log")
@@ -120,7 +120,7 @@ def test_on_the_embedded_broker_and_sqlite(
     outbox: bool,
 ) -> None:
     app = make_wdb(**web_settings(None, TASKS_OUTBOX=outbox))
-    assert app.config["CELERY_BROKER_URL"] == "filesystem://"
+    assert app.config["CELERY_BROKER_URL"].startswith("sqlite-embedded:///")
     worker_of(app)
     race = run_race(app, "on_commit", 20, SECONDS)
     print(race.line())

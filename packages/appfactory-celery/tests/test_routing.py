@@ -70,8 +70,8 @@ def test_shared_task_goes_to_the_active_apps_celery_app(a: Pair, b: Pair, first:
         with pair.flask.app_context():
             assert_routed_to(pair)
             # Its broker too: the embedded broker in its own instance folder.
-            options = where.app.conf.broker_transport_options
-            assert options["data_folder_in"].startswith(pair.flask.instance_path)
+            url = where.app.conf.broker_url
+            assert url == f"sqlite-embedded://{pair.flask.instance_path}/celery/store.sqlite3"
 
 
 def test_alternating_apps_in_one_thread(a: Pair, b: Pair) -> None:

@@ -487,22 +487,38 @@ def test_embedded_broker_without_configuration() -> None:
     celery = celeryfactory(app, load_tasks=False)
     root = Path(app.instance_path) / "celery"
 
-    assert celery.conf.broker_url == "filesystem://"
-    assert celery.conf.broker_transport_options == {
-        "data_folder_in": str(root / "queue"),
-        "data_folder_out": str(root / "queue"),
-        "control_folder": str(root / "control"),
-        "store_processed": True,
-        "processed_folder": str(root / "processed"),
-        "polling_interval": 0.1,
-    }
-    assert celery.conf.result_backend == f"file://{root / 'results'}"
-    for folder in ("queue", "control", "processed", "results"):
-        mode = stat.S_IMODE(os.stat(root / folder).st_mode)
-        assert mode == 0o700, f"{folder}: {oct(mode)}"
+    url = f"sqlite-embedded://{root / 'store.sqlite3'}"
+    assert celery.conf.broker_url == url
+    # The transport's own defaults apply; none are written into the settings.
+    assert celery.conf.broker_transport_options == {}
+    assert celery.conf.result_backend == url
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(root / "store.sqlite3").st_mode) == 0o600
     history = get_registry(app).history
-    for key in ("CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT_OPTIONS", "CELERY_RESULT_BACKEND"):
+    for key in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
         assert history.origin(key) == EXTENSION
+
+
+def test_embedded_broker_keeps_the_users_transport_options() -> None:
+    app = make_app(CELERY_BROKER_TRANSPORT_OPTIONS={"polling_interval": 0.5})
+    celery = celeryfactory(app, load_tasks=False)
+
+    assert celery.conf.broker_url.startswith("sqlite-embedded:///")
+    assert celery.conf.broker_transport_options == {"polling_interval": 0.5}
+    with celery.connection_for_write() as connection:
+        assert connection.transport.polling_interval == 0.5
+        assert connection.transport.store_path.endswith("/celery/store.sqlite3")
+
+
+def test_filesystem_broker_merges_the_users_transport_options() -> None:
+    app = make_app(
+        CELERY_BROKER_URL="filesystem://",
+        CELERY_BROKER_TRANSPORT_OPTIONS={"polling_interval": 0.5},
+    )
+    options = celeryfactory(app, load_tasks=False).conf.broker_transport_options
+
+    assert options["polling_interval"] == 0.5
+    assert options["data_folder_in"] == str(Path(app.instance_path) / "celery" / "queue")
 
 
 def test_embedded_broker_folders_follow_the_instance_path(
@@ -510,10 +526,10 @@ def test_embedded_broker_folders_follow_the_instance_path(
 ) -> None:
     monkeypatch.setenv("TESTAPP_INSTANCE_PATH", str(tmp_path / "elsewhere"))
 
-    options = make_celery().conf.broker_transport_options
+    url = make_celery().conf.broker_url
 
-    assert options["data_folder_in"] == str(tmp_path / "elsewhere" / "celery" / "queue")
-    assert (tmp_path / "elsewhere" / "celery" / "queue").is_dir()
+    assert url == f"sqlite-embedded://{tmp_path / 'elsewhere' / 'celery' / 'store.sqlite3'}"
+    assert (tmp_path / "elsewhere" / "celery" / "store.sqlite3").is_file()
 
 
 def test_no_embedded_folders_with_a_configured_broker() -> None:
@@ -578,9 +594,9 @@ def test_config_show_legacy_broker_url() -> None:
 
 
 def test_config_show_embedded_broker_and_safe_defaults() -> None:
-    assert config_show("CELERY_BROKER_URL") == (
-        "CELERY_BROKER_URL = 'filesystem://'\n  set by: extension (appfactory.celery)\n"
-    )
+    shown = config_show("CELERY_BROKER_URL")
+    assert shown.startswith("CELERY_BROKER_URL = 'sqlite-embedded:///")
+    assert shown.endswith("/celery/store.sqlite3'\n  set by: extension (appfactory.celery)\n")
     assert config_show("CELERY_TASK_ACKS_LATE") == (
         "CELERY_TASK_ACKS_LATE = True\n  set by: extension (appfactory.celery)\n"
     )

@@ -99,7 +99,7 @@ def test_example_app_on_the_embedded_broker(workers: t.Callable[..., Worker]) ->
         assert appctx.delay().get(timeout=20) == "myapp"
         assert reqctx.delay().get(timeout=20) == "GET"
     banner = worker.output()
-    assert "transport:   filesystem://" in banner
+    assert f"transport:   sqlite-embedded://{app.instance_path}/celery/store.sqlite3" in banner
     assert "mymodule.tasks.appctx" in banner
 
 
@@ -122,7 +122,7 @@ def test_two_apps_in_one_process_use_their_own_brokers(
             assert marker.app.conf.broker_url.startswith("redis://")
             assert marker.delay().get(timeout=20) == "A"
         with app_b.app_context():
-            assert marker.app.conf.broker_url == "filesystem://"
+            assert marker.app.conf.broker_url.startswith("sqlite-embedded:///")
             assert marker.delay().get(timeout=20) == "B"
 
 
@@ -171,3 +171,26 @@ def test_broker_password_is_masked_in_banner_and_logs(
         assert password not in logged
     finally:
         server.stop()
+
+
+def test_worker_on_the_embedded_broker_without_the_redis_extra(
+    workers: t.Callable[..., Worker],
+    wapp: t.Callable[..., Flask],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kombu's Redis transport needs ``packaging`` (the [redis] extra): not imported here."""
+    shim = tmp_path / "without-redis-extra"
+    for name in ("packaging", "redis"):
+        (shim / name).mkdir(parents=True)
+        (shim / name / "__init__.py").write_text(
+            f"raise ImportError('{name} is not installed (a fresh install without [redis])')\n"
+        )
+    monkeypatch.setenv("PYTHONPATH", str(shim))
+    worker = workers("wapp.celery", {})
+    app = wapp()
+    from wtasks.tasks import marker
+
+    with app.app_context():
+        assert marker.delay().get(timeout=30) == "unset"
+    assert "Unrecoverable error" not in worker.output()

@@ -9,13 +9,14 @@
   absent from ``myapp config show``, ``myapp check``, ``myapp packages``,
   errors, the web side's logs, the worker's banner and logs, and the
   configuration a worker reports to ``celery inspect conf``.
-- The embedded broker keeps its messages in folders of mode 0o700.
+- The embedded broker keeps its messages in a store of mode 0o600 in a folder of 0o700.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -110,19 +111,22 @@ def send_pickle_message(url: str, queue: str, task_id: str, target: Path) -> Non
         )
 
 
+@pytest.mark.parametrize("broker", ["redis", "embedded"])
 @pytest.mark.parametrize("accept", ["default", "pickle opted in"])
 def test_worker_refuses_a_pickle_message_unless_opted_in(
     accept: str,
-    redis_server: Server,
+    broker: str,
+    request: pytest.FixtureRequest,
     wapp: t.Callable[..., Flask],
     workers: t.Callable[..., Worker],
     tmp_path: Path,
 ) -> None:
+    """The message is planted in the broker (for the embedded one: in its store)."""
     queue = f"appfactory-pickle-{uuid.uuid4().hex[:8]}"
-    settings = {
-        "CELERY_BROKER_URL": f"{redis_server.url}/{REDIS_DB}",
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-    }
+    settings = {"CELERY_TASK_DEFAULT_QUEUE": queue}
+    if broker == "redis":
+        redis_server: Server = request.getfixturevalue("redis_server")
+        settings["CELERY_BROKER_URL"] = f"{redis_server.url}/{REDIS_DB}"
     env = {f"WAPP_{k}": v for k, v in settings.items()}
     if accept != "default":
         env["WAPP_CELERY_ACCEPT_CONTENT"] = "['json', 'pickle']"
@@ -133,7 +137,7 @@ def test_worker_refuses_a_pickle_message_unless_opted_in(
     target = tmp_path / "unpickled"
     trap_id = uuid.uuid4().hex
 
-    send_pickle_message(settings["CELERY_BROKER_URL"], queue, trap_id, target)
+    send_pickle_message(app.config["CELERY_BROKER_URL"], queue, trap_id, target)
     from wtasks.tasks import marker, where
 
     with app.app_context():
@@ -354,12 +358,49 @@ def test_embedded_broker_messages_are_private(tmp_path: Path) -> None:
         os.umask(previous)
 
     instance = Path(app.instance_path)
-    folders = [instance, *sorted(p for p in (instance / "celery").rglob("*") if p.is_dir())]
-    assert [p.name for p in folders[1:]] == ["control", "processed", "queue", "results"]
+    for folder in [instance, instance / "celery"]:
+        mode = stat.S_IMODE(os.stat(folder).st_mode)
+        assert mode == 0o700, f"{folder}: {oct(mode)}"
+    files = sorted(p.name for p in (instance / "celery").iterdir())
+    assert files[0] == "store.sqlite3"
+    assert set(files) <= {
+        "store.sqlite3",
+        "store.sqlite3-wal",
+        "store.sqlite3-shm",
+    }
+    for name in files:
+        mode = stat.S_IMODE(os.stat(instance / "celery" / name).st_mode)
+        assert mode == 0o600, f"{name}: {oct(mode)}"
+    # The message is there, in that store.
+    with sqlite3.connect(instance / "celery" / "store.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM messages").fetchone() == (1,)
+    assert celery.conf.broker_url.startswith("sqlite-embedded:///")
+
+
+def test_filesystem_broker_named_keeps_private_folders(tmp_path: Path) -> None:
+    """kombu's filesystem transport, named explicitly, still gets private folders."""
+    previous = os.umask(0)
+    try:
+        app = appfactory(
+            "testapp",
+            None,
+            EXTENSIONS=["appfactory.celery"],
+            PACKAGES=["mymodule"],
+            CELERY_BROKER_URL="filesystem://",
+        )
+        celery = celeryfactory(app)
+        from mymodule.tasks import appctx
+
+        with app.app_context():
+            appctx.delay()
+    finally:
+        os.umask(previous)
+
+    instance = Path(app.instance_path)
+    folders = sorted(p for p in (instance / "celery").rglob("*") if p.is_dir())
+    assert [p.name for p in folders] == ["control", "processed", "queue", "results"]
     for folder in [instance, instance / "celery", *folders]:
         mode = stat.S_IMODE(os.stat(folder).st_mode)
         assert mode == 0o700, f"{folder}: {oct(mode)}"
-    # The message is there, behind those folders.
-    queued = list((instance / "celery" / "queue").iterdir())
-    assert len(queued) == 1
+    assert len(list((instance / "celery" / "queue").iterdir())) == 1
     assert celery.conf.broker_url == "filesystem://"

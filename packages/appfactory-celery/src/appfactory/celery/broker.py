@@ -1,9 +1,12 @@
 """The broker and result backend: the embedded default, and backends that follow the broker.
 
 With no broker configured, an app uses an embedded broker that needs no
-server: kombu's filesystem transport in ``<instance>/celery/``, with results
-stored beside it. A Redis broker keeps results in the same Redis, and a
+server: the SQLite store ``<instance>/celery/store.sqlite3``
+(:mod:`appfactory.celery.embedded`, URL scheme ``sqlite-embedded``), which
+also keeps the results. A Redis broker keeps results in the same Redis, and a
 RabbitMQ broker sends them back over RPC, unless a result backend is set.
+kombu's ``filesystem://``, named explicitly, gets folders under
+``<instance>/celery/`` and results stored beside them.
 """
 
 from __future__ import annotations
@@ -17,47 +20,54 @@ from flask import Flask
 from kombu.transport import TRANSPORT_ALIASES
 
 from appfactory.core import ConfigError, mask_url
+from celery.app.backends import BACKEND_ALIASES
 
-#: Seconds between two looks at the embedded broker's folder: a task sent to
-#: an idle worker starts within about this long.
-EMBEDDED_POLLING_INTERVAL = 0.1
+from .storepaths import SCHEME, STORE_NAME, StoreError, create, make_private_folder, url_for
 
+# The embedded broker's scheme, known to kombu and Celery once appfactory.celery
+# is imported (the modules themselves are imported on first use only).
+TRANSPORT_ALIASES.setdefault(SCHEME, "appfactory.celery.embedded:Transport")
+BACKEND_ALIASES.setdefault(SCHEME, "appfactory.celery.embedded_results:EmbeddedBackend")
 
-def make_private_folder(folder: str) -> None:
-    """Create ``folder`` and its missing parents, readable by their owner only (0o700)."""
-    missing = []
-    path = os.path.abspath(folder)
-    while not os.path.isdir(path):
-        missing.append(path)
-        path = os.path.dirname(path)
-    for path in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, mode=0o700)
+#: Seconds between two looks at the filesystem transport's folder (when named).
+FILESYSTEM_POLLING_INTERVAL = 0.1
 
 
-def embedded_folders(app: Flask) -> dict[str, str]:
-    """The folders of the embedded broker and results under the instance folder."""
+def embedded_store(app: Flask) -> str:
+    """The path of the embedded broker's store under the instance folder."""
+    return os.path.join(app.instance_path, "celery", STORE_NAME)
+
+
+def embedded_settings(app: Flask) -> dict[str, t.Any]:
+    """Celery settings of the embedded broker, creating its store (0o700 folder, 0o600 file)."""
+    path = embedded_store(app)
+    # A store that cannot be made now (read-only folder, full disk) is not the
+    # app's failure: sending, and the worker's connection, report it then.
+    with contextlib.suppress(StoreError):
+        create(path)
+    return {"broker_url": url_for(path), "broker_transport_options": {}}
+
+
+def filesystem_folders(app: Flask) -> dict[str, str]:
+    """The folders of kombu's filesystem transport (when named) under the instance folder."""
     root = os.path.join(app.instance_path, "celery")
     return {name: os.path.join(root, name) for name in ("queue", "processed", "control", "results")}
 
 
-def embedded_settings(app: Flask) -> dict[str, t.Any]:
-    """Celery settings of the embedded broker, creating its folders (mode 0o700)."""
-    folders = embedded_folders(app)
+def filesystem_options(app: Flask) -> dict[str, t.Any]:
+    """Transport options of kombu's filesystem transport, creating its folders (0o700)."""
+    folders = filesystem_folders(app)
     for folder in folders.values():
         make_private_folder(folder)
     return {
-        "broker_url": "filesystem://",
-        "broker_transport_options": {
-            "data_folder_in": folders["queue"],
-            "data_folder_out": folders["queue"],
-            "control_folder": folders["control"],
-            # Kept private under the instance folder rather than moved through
-            # the system's temporary folder.
-            "store_processed": True,
-            "processed_folder": folders["processed"],
-            "polling_interval": EMBEDDED_POLLING_INTERVAL,
-        },
+        "data_folder_in": folders["queue"],
+        "data_folder_out": folders["queue"],
+        "control_folder": folders["control"],
+        # Kept private under the instance folder rather than moved through
+        # the system's temporary folder.
+        "store_processed": True,
+        "processed_folder": folders["processed"],
+        "polling_interval": FILESYSTEM_POLLING_INTERVAL,
     }
 
 
@@ -88,8 +98,10 @@ def following_result_backend(app: Flask, transport: str, broker_url: t.Any) -> t
         return broker_url if isinstance(broker_url, str) else broker_url[0]
     if transport in ("amqp", "amqps", "pyamqp", "librabbitmq"):
         return "rpc://"
+    if transport == SCHEME:
+        return broker_url if isinstance(broker_url, str) else broker_url[0]
     if transport == "filesystem":
-        results = embedded_folders(app)["results"]
+        results = filesystem_folders(app)["results"]
         make_private_folder(results)
         return f"file://{results}"
     return None

@@ -44,10 +44,9 @@ CHECKS = check_table(
         "AF305",
         "celery-embedded-broker",
         Level.INFO,
-        "Celery uses the embedded broker in the instance folder (no server, one machine, "
-        "for development).",
-        "Set CELERY_BROKER_URL to a Redis or RabbitMQ URL for production.",
-        "Celery uses the embedded broker",
+        "Celery uses {broker} (no server, workers and senders on this machine only).",
+        "Set CELERY_BROKER_URL to a Redis or RabbitMQ URL to spread workers over machines.",
+        "Celery uses the embedded broker (or kombu's ``filesystem://``)",
     ),
     Check(
         "AF306",

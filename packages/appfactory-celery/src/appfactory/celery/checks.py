@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import typing as t
 
 from flask import Flask
@@ -12,6 +13,7 @@ from .check_table import CHECKS
 from .discovery import load_tasks
 from .sessions import OUTBOX, outbox_enabled
 from .state import require_state
+from .storepaths import SCHEME, STORE_NAME, path_from_url
 from .validation import schedule_findings, settings_findings
 
 
@@ -41,8 +43,11 @@ def celery_problems(flask_app: Flask) -> list[Problem]:
     for name in _routed_names(values.get("task_routes")):
         if name not in tasks:
             problems.append(CHECKS["AF304"].problem(task=name))
-    if values.get("broker_url") == "filesystem://":
-        problems.append(CHECKS["AF305"].problem())
+    broker = _local_broker(
+        flask_app, values.get("broker_url"), values.get("broker_transport_options")
+    )
+    if broker is not None:
+        problems.append(CHECKS["AF305"].problem(broker=broker))
     if outbox_enabled(flask_app):
         problems.extend(_outbox_problems(flask_app))
     return problems
@@ -66,6 +71,24 @@ def _outbox_problems(flask_app: Flask) -> list[Problem]:
             f"checked: {type(exc).__name__}: {mask_url(str(exc)).splitlines()[0]}"
         )
     return [CHECKS["AF306"].problem(problem=message)]
+
+
+def _local_broker(flask_app: Flask, url: t.Any, options: t.Any) -> str | None:
+    """What AF305 says of a broker on this machine only, ``None`` for a server's."""
+    if not isinstance(url, str):
+        return None
+    if url.startswith(f"{SCHEME}://"):
+        path = path_from_url(url)
+        default = os.path.join(flask_app.instance_path, "celery", STORE_NAME)
+        where = "in the instance folder" if path == default else "named by CELERY_BROKER_URL"
+        return f"the embedded broker, its store {path!r} {where}"
+    if url.split("://")[0] == "filesystem":
+        folder = (options or {}).get("data_folder_in") if isinstance(options, dict) else None
+        return (
+            f"kombu's filesystem transport (queue folder {folder!r}), named by "
+            "CELERY_BROKER_URL: a worker killed while it holds tasks loses them"
+        )
+    return None
 
 
 def _routed_names(routes: t.Any) -> list[str]:

@@ -24,6 +24,7 @@ from .broker import (
     broker_scheme,
     describe_broker,
     embedded_settings,
+    filesystem_options,
     following_result_backend,
 )
 from .checks import celery_problems
@@ -43,6 +44,7 @@ from .settings import (
     warn_unknown,
 )
 from .state import STATE_KEY, CeleryState, get_state, require_state
+from .storepaths import SCHEME
 from .validation import unusable_url
 from .waiting import FlaskCelery, where_tasks_go
 
@@ -67,17 +69,18 @@ def configure(flask_app: Flask) -> CelerySettings:
     )
     refuse_unusable_urls(user)
     broker = user.values.get("broker_url")
+    own = user.values.get("broker_transport_options")
     if broker:
         transport = broker_scheme(broker, user.sources["broker_url"])
-        if transport == "filesystem" and not user.values.get("broker_transport_options"):
-            # filesystem:// named explicitly: the embedded broker's folders still apply.
-            options = embedded_settings(flask_app)["broker_transport_options"]
+        if transport == "filesystem":
+            # filesystem:// named explicitly: folders under the instance folder, with
+            # the user's options on top of them.
+            options = {**filesystem_options(flask_app), **(own or {})}
             added["broker_transport_options"] = options
     else:
-        transport = "filesystem"
+        transport = SCHEME
         embedded = embedded_settings(flask_app)
-        added.update({k: v for k, v in embedded.items() if not user.values.get(k)})
-        broker = embedded["broker_url"]
+        broker = added["broker_url"] = embedded["broker_url"]
     if not user.values.get("result_backend"):
         backend = following_result_backend(flask_app, transport, broker)
         if backend is not None:

@@ -20,6 +20,7 @@ from celery.exceptions import ImproperlyConfigured
 from .broker import describe_broker
 from .errors import BrokerUnavailableError, TaskArgumentError
 from .state import get_state
+from .storepaths import StoreError
 
 _APPLY = Task.apply.__code__
 #: How deep into nested arguments the culprit of an encoding error is looked for.
@@ -39,6 +40,9 @@ def send_error(
         return None
     if isinstance(exc, EncodeError):
         return TaskArgumentError(_encode_message(task, exc, args, kwargs, options))
+    store_error = _store_error(exc)
+    if store_error is not None:
+        return BrokerUnavailableError(f"Task {task.name!r} was not sent: {store_error}")
     if isinstance(exc, OperationalError):
         return BrokerUnavailableError(_unreachable_message(task, exc, "broker", seconds))
     if isinstance(exc, (AccessRefused, NotAllowed)):
@@ -51,6 +55,16 @@ def send_error(
         return BrokerUnavailableError(
             _unreachable_message(task, t.cast(BaseException, exc.__cause__), "backend", seconds)
         )
+    return None
+
+
+def _store_error(exc: BaseException | None) -> StoreError | None:
+    """The embedded store's error behind ``exc`` (kombu wraps it), if any."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, StoreError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return None
 
 

@@ -32,3 +32,9 @@ def where(self: Any, pause: float = 0.0) -> str:
     """The worker's host name, after a pause."""
     time.sleep(pause)
     return str(self.request.hostname)
+
+
+@shared_task
+def length(value: str) -> int:
+    """The length of ``value`` (a large argument's round trip)."""
+    return len(value)

@@ -50,7 +50,8 @@ def broker_settings(
         }
     if broker == "embedded":
         settings = brokers.embedded_settings(app)
-        backend = brokers.following_result_backend(app, "filesystem", settings["broker_url"])
+        url = settings["broker_url"]
+        backend = brokers.following_result_backend(app, brokers.broker_scheme(url, "embedded"), url)
         return {**settings, "result_backend": backend}
     if broker == "redis":
         url = f"{request.getfixturevalue('redis_server').url}/{REDIS_DB}"
