@@ -36,7 +36,7 @@ def test_banner_names_the_embedded_broker_and_its_folder(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     folder = instance / "celery"
     assert (
-        f"Celery: tasks go to the embedded broker in {folder}; results in {folder / 'results'}.\n"
+        f"Celery: tasks go to the embedded broker in {folder}; results with the tasks.\n"
     ) in result.stderr
 
 

@@ -203,3 +203,20 @@ def test_a_lease_of_a_dead_process_is_taken_back(tmp_path: Path) -> None:
     assert again is not None
     assert again[3] == 2  # delivered twice
     assert Channel.QoS is not None
+
+
+def test_the_store_counts_the_workers_that_still_run(tmp_path: Path) -> None:
+    """A sender's timed-out get() asks the store whether any worker listens."""
+    from appfactory.celery.store import owner, this_host
+
+    store = Store(str(tmp_path / "store.sqlite3"))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    store.add_consumer((this_host(), gone.pid, 12345))
+    assert store.consumers() == 0
+    store.add_consumer(owner())
+    store.add_consumer(owner())
+    assert store.consumers() == 1
+    # A worker of another machine is not this machine's to judge: it counts.
+    store.add_consumer(("elsewhere/boot", 1, 1))
+    assert store.consumers() == 2

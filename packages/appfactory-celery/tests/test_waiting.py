@@ -39,8 +39,7 @@ def make_app(tmp_path: Path) -> t.Callable[..., Flask]:
     [
         (
             {},
-            "Celery: tasks go to the embedded broker in {instance}/celery; "
-            "results in {instance}/celery/results.",
+            "Celery: tasks go to the embedded broker in {instance}/celery; results with the tasks.",
         ),
         (
             {"CELERY_BROKER_URL": "redis://:s3cret@127.0.0.1:6379/3"},

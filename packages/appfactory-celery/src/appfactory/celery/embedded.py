@@ -96,6 +96,7 @@ class Channel(virtual.Channel):
         self._owner: tuple[str, int, int] | None = None
         self.store = Store(self.path)
         self.next_reclaim = 0.0
+        self._consumer_pid = 0
 
     @property
     def owner(self) -> tuple[str, int, int]:
@@ -124,6 +125,11 @@ class Channel(virtual.Channel):
             return
         self.next_reclaim = now + self.reclaim_interval
         self._open_again_if_replaced()
+        if self._consumer_pid != os.getpid():
+            # Only consumers (workers) drain: a sender waiting for a result learns
+            # from this record whether any worker listens (appfactory.celery.waiting).
+            self.store.add_consumer(self.owner)
+            self._consumer_pid = os.getpid()
         held = [found for tag in list(self.qos._delivered) if (found := _untag(tag))]
         self.store.renew(held, self.visibility_timeout)
         self.store.checkpoint()
@@ -179,6 +185,13 @@ class Channel(virtual.Channel):
     def _size(self, queue: str) -> int:
         return self.store.size(queue)
 
+    def queue_declare(
+        self, queue: str | None = None, passive: bool = False, **kwargs: t.Any
+    ) -> t.Any:
+        # kombu's answer, with the consumers that listen on the store counted.
+        declared = super().queue_declare(queue, passive, **kwargs)  # type: ignore[no-untyped-call]
+        return declared._replace(consumer_count=self.store.consumers())
+
     def _purge(self, queue: str) -> int:
         return self.store.purge(queue)
 
@@ -206,6 +219,9 @@ class Transport(virtual.Transport):
     connection_errors: t.Any = (*virtual.Transport.connection_errors, StoreError)
     channel_errors: t.Any = (*virtual.Transport.channel_errors, StoreError)
     implements = virtual.Transport.implements.extend(asynchronous=False, heartbeats=False)
+
+    #: Its ``queue_declare`` counts the workers that listen (RabbitMQ's does too).
+    counts_consumers = True
 
     #: kombu hands the whole URL over as the host name.
     can_parse_url = True

@@ -67,6 +67,12 @@ CREATE TABLE IF NOT EXISTS results (
     expires REAL
 );
 CREATE INDEX IF NOT EXISTS results_expires ON results (expires);
+CREATE TABLE IF NOT EXISTS consumers (
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    PRIMARY KEY (host, pid, start)
+);
 """
 
 __all__ = [
@@ -270,6 +276,24 @@ class Store:
                 (time.time(),),
             ).rowcount
         return count
+
+    def add_consumer(self, who: tuple[str, int, int]) -> None:
+        """Record that the process ``who`` (:func:`owner`) consumes from the store."""
+        with self.write() as db:
+            db.execute("INSERT OR IGNORE INTO consumers (host, pid, start) VALUES (?, ?, ?)", who)
+
+    def consumers(self) -> int:
+        """How many processes consume from the store: those recorded on this machine
+        that still run (the others are forgotten), and any recorded on another."""
+        host = this_host()
+        rows = self.read("SELECT host, pid, start FROM consumers")
+        gone = [row for row in rows if row[0] == host and not process_alive(row[1], row[2])]
+        if gone:
+            with self.write() as db:
+                db.executemany(
+                    "DELETE FROM consumers WHERE host = ? AND pid = ? AND start = ?", gone
+                )
+        return len(rows) - len(gone)
 
     def size(self, queue: str) -> int:
         rows = self.read("SELECT count(*) FROM messages WHERE queue = ?", (queue,))

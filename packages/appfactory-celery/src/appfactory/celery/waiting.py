@@ -76,19 +76,24 @@ def worker_command(celery: Celery) -> str:
 def no_worker_listens(celery: Celery) -> bool:
     """Whether no worker listens on the broker of ``celery``: messages wait in its
     default queue, no consumer is known (RabbitMQ counts them) and no worker answers
-    a ping within :data:`PING_TIMEOUT`. When this cannot be told (a broker without
-    broadcast, a queue of another name), the answer is no."""
+    a ping within :data:`PING_TIMEOUT` (the embedded broker records its workers, so
+    no ping is needed). When this cannot be told (a broker without broadcast, a
+    queue of another name), the answer is no."""
     try:
         with celery.connection_for_write() as connection:
-            # Workers answer a ping through a broadcast: without one, no answer proves nothing.
-            if "fanout" not in connection.transport.implements.exchange_type:
-                return False
+            transport = connection.transport
             queue = celery.conf.task_default_queue
             _, waiting, consumers = connection.default_channel.queue_declare(
                 queue=queue, passive=True
             )
         # An empty queue: a worker took the message (a busy worker may not answer a ping).
         if consumers or not waiting:
+            return False
+        if getattr(transport, "counts_consumers", False):
+            # The embedded store knows its workers: none is recorded as running.
+            return True
+        # Workers answer a ping through a broadcast: without one, no answer proves nothing.
+        if "fanout" not in transport.implements.exchange_type:
             return False
         return not celery.control.ping(timeout=PING_TIMEOUT)
     except Exception:  # the original timeout is the error to show then
