@@ -234,6 +234,10 @@ test = ["pytest>=8"]
 [project.scripts]
 $app = "$app.cli:cli"
 
+# The commands of $name: the app's --help lists them without importing $name.
+[project.entry-points."appfactory.commands"]
+$name = "$name.cli:group"
+
 [tool.hatch.version]
 path = "src/$app/__init__.py"
 
