@@ -198,7 +198,10 @@ FIX = "fix the entry point in the package's pyproject.toml and reinstall the pac
             "pkg_decl.missing:hello",
             "names module 'pkg_decl.missing', which does not exist; " + FIX,
         ),
-        ("pkg_decl.cli:goodbye", "names 'goodbye', which module 'pkg_decl.cli' does not have; " + FIX),
+        (
+            "pkg_decl.cli:goodbye",
+            "names 'goodbye', which module 'pkg_decl.cli' does not have; " + FIX,
+        ),
         (
             "pkg_decl.cli:not_a_command",
             "names int 42, not a click command; decorate the function with @click.command(), "
