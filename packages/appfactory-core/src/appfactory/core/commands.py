@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from .declared import LazyCommand, package_declarations
+from .declared import package_declarations
 from .errors import ConflictError, PackageContentError
 from .packages import import_package_module
 from .registry import PackageInfo, Registry, get_registry
@@ -33,7 +33,7 @@ def package_commands(registry: Registry) -> dict[str, tuple[str, click.Command]]
         declared = package_declarations(info.name)
         if declared:
             where = f"the entry points of {info.name!r} in group 'appfactory.commands'"
-            commands: list[click.Command] = [LazyCommand(d, info.name) for d in declared]
+            commands: list[click.Command] = list(declared)
         else:
             where = f"{info.name}.cli"
             commands = _cli_module_commands(info)

@@ -50,18 +50,13 @@ class Declaration:
     def attribute(self) -> str:
         return self.value.partition(":")[2].strip()
 
-    def belongs_to(self, package: str) -> bool:
-        """Whether the command's module is ``package`` or inside it."""
-        module = self.module
-        return module == package or module.startswith(f"{package}.")
-
     def describe(self) -> str:
         return f"entry point {self.name} = {self.value!r} ({COMMANDS_GROUP} of {self.distribution})"
 
 
 @functools.cache
 def declarations(group: str = COMMANDS_GROUP) -> tuple[Declaration, ...]:
-    """Every declared command, scanned once per process (``cache_clear()`` rescans)."""
+    """Every declared command, scanned once per process (:func:`clear_cache` rescans)."""
     found = []
     for ep in importlib.metadata.entry_points(group=group):
         dist = ep.dist.name if ep.dist is not None else "an unknown distribution"
@@ -69,9 +64,27 @@ def declarations(group: str = COMMANDS_GROUP) -> tuple[Declaration, ...]:
     return tuple(sorted(found, key=lambda d: (d.name, d.value)))
 
 
-def package_declarations(package: str) -> list[Declaration]:
-    """The commands declared for ``package``."""
-    return [d for d in declarations() if d.belongs_to(package)]
+@functools.cache
+def _by_package() -> dict[str, list[Declaration]]:
+    """Every declaration under each prefix of its module (``a`` and ``a.b`` for ``a.b``)."""
+    index: dict[str, list[Declaration]] = {}
+    for declaration in declarations():
+        parts = declaration.module.split(".")
+        for end in range(1, len(parts) + 1):
+            index.setdefault(".".join(parts[:end]), []).append(declaration)
+    return index
+
+
+def package_declarations(package: str) -> list[LazyCommand]:
+    """The commands declared for ``package``, the same objects for every app."""
+    return [lazy_command(d, package) for d in _by_package().get(package, ())]
+
+
+def clear_cache() -> None:
+    """Read the entry points again (after installing a distribution in a running process)."""
+    declarations.cache_clear()
+    _by_package.cache_clear()
+    lazy_command.cache_clear()
 
 
 class LazyCommand(click.Command):
@@ -123,6 +136,12 @@ class LazyCommand(click.Command):
 
     def to_info_dict(self, ctx: click.Context) -> dict[str, t.Any]:
         return self.load().to_info_dict(ctx)
+
+
+@functools.cache
+def lazy_command(declaration: Declaration, package: str) -> LazyCommand:
+    """The command of one declaration, made once per process."""
+    return LazyCommand(declaration, package)
 
 
 def _load(declaration: Declaration, package: str) -> click.Command:
