@@ -39,7 +39,12 @@ from benchmarks.harness import (
 from benchmarks.synthetic import PREFIX, command_name, instance_variable, package_name
 
 NAME = "cold_cli_help"
-METRICS = (NAME,)
+#: ``--help`` against the least any Flask command line costs, at several N.
+NAME_IMPORT = "cold_cli_help_vs_import"
+METRICS = (NAME, NAME_IMPORT)
+IMPORT_GOAL_RATIO = 1.10
+IMPORT_COUNTS_FULL = (10, 50, 200)
+IMPORT_COUNTS_QUICK = (10,)
 GOAL_RATIO = 0.8
 SYSTEMS = {
     "floor": "flask --app benchmarks.apps.plain:create_app {args} (loads the whole app)",
@@ -140,10 +145,12 @@ def run_case(
         case.checks["floor_imports_views"] = any(m.endswith(".views") for m in floor)
         goal = goal & Goal(
             "ours imports no package module and no Celery",
-            lambda c: not (
-                c.checks["imports_celery"]
-                or c.checks["imports_views"]
-                or c.checks["imports_package_module"]
+            lambda c: (
+                not (
+                    c.checks["imports_celery"]
+                    or c.checks["imports_views"]
+                    or c.checks["imports_package_module"]
+                )
             ),
         )
     case.goal = goal
@@ -155,5 +162,51 @@ def run_case(
     return metric
 
 
+def run_import_floor(ctx: Context) -> Metric:
+    """``<app> --help`` of ours against ``python -c "import flask.cli"``, at several N.
+
+    No Flask command line can start faster than its import of ``flask.cli``;
+    a ``--help`` that imports no package stays within a constant of it, flat in N.
+    """
+    metric = Metric(
+        name=NAME_IMPORT,
+        title="cold '<app> --help' against the import of flask.cli, as whole processes",
+        unit="ms",
+        better="lower",
+        systems={
+            "floor": 'python -c "import flask.cli" (the least a Flask command line costs)',
+            "ours": "the app's clifactory(create_app) command --help",
+        },
+        goal=f"ours/floor <= {IMPORT_GOAL_RATIO:.2f} at every N (flat in N)",
+    )
+    for count in ctx.pick(IMPORT_COUNTS_FULL, IMPORT_COUNTS_QUICK):
+        case = Case(f"n_{count}")
+        metric.cases.append(case)
+        ctx.log(f"{NAME_IMPORT}: N = {count}")
+        cwd = ctx.workspace.folder("cwd")
+        variables = {
+            **instance_variable(ctx.workspace.folder("instance")),
+            "BENCH_PACKAGES": str(count),
+            "BENCH_CELERY": "1",
+        }
+        paths = [ctx.workspace.packages(count), ctx.workspace.commands(count)]
+        env = ctx.env(paths, variables, peer=False)
+        argvs = {
+            "floor": [sys.executable, "-c", "import flask.cli"],
+            "ours": commands(["--help"])["ours"],
+        }
+        check_output(argvs["ours"], env, cwd, command_name(package_name(count - 1)))
+        case.goal = Goal.ratio_at_most(IMPORT_GOAL_RATIO)
+
+        def measure(system: str, _: int) -> float:
+            return time_process(argvs[system], env, cwd) * 1000  # noqa: B023
+
+        case.samples = interleave(list(argvs), ctx.pick(20, 3), measure)
+    return metric
+
+
 def run(ctx: Context) -> list[Metric]:
-    return [run_case(ctx, NAME, ["--help"], command_name(package_name(0)), check_imports=True)]
+    return [
+        run_case(ctx, NAME, ["--help"], command_name(package_name(0)), check_imports=True),
+        run_import_floor(ctx),
+    ]
