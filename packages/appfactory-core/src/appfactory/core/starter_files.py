@@ -168,6 +168,10 @@ dependencies = ["$core", "$celery"]
 [project.optional-dependencies]
 test = ["pytest>=8"]
 
+# The commands of $name: an app's --help lists them without importing $name.
+[project.entry-points."appfactory.commands"]
+$name = "$name.cli:group"
+
 [tool.hatch.version]
 path = "src/$name/__init__.py"
 
