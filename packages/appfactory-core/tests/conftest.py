@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from appfactory.core import appfactory
-from appfactory.core import declared
+from appfactory.core import appfactory, declared
 from appfactory.core.packages import entry_point_packages
 
 if t.TYPE_CHECKING:

@@ -231,3 +231,26 @@ def test_a_declared_command_with_a_built_in_name_is_refused(site):
         "Error: Command 'shell' of package 'pkg_decl' has the name of a built-in command; "
         "rename it in the entry points of 'pkg_decl' in group 'appfactory.commands'."
     )
+
+
+def test_help_texts_are_kept_in_the_instance_folder_and_read_again_on_change(site):
+    folder = site(DECLARED)
+    cache = folder.parent / "instance" / "command-help.json"
+    assert "Say hello without the app context." in run(folder, "--help").out
+    assert "Say hello without the app context." in cache.read_text()
+    source = folder / "pkg_decl" / "cli.py"
+    source.write_text(source.read_text().replace("Say hello without", "Greet without"))
+    result = run(folder, "--help")
+    assert "Greet without the app context." in result.out
+    assert result.package_modules == set()
+
+
+def test_a_broken_help_cache_is_read_again_from_the_sources(site):
+    folder = site(DECLARED)
+    cache = folder.parent / "instance" / "command-help.json"
+    cache.parent.mkdir()
+    cache.write_text("{not json")
+    result = run(folder, "--help")
+    assert result.code == 0, result.err
+    assert "Say hello without the app context." in result.out
+    assert "Say hello without the app context." in cache.read_text()

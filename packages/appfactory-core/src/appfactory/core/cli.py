@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import typing as t
@@ -15,6 +16,7 @@ from flask.helpers import get_debug_flag
 
 from .commands import package_commands
 from .config import without_package_defaults
+from .declared import help_cache
 from .errors import AppFactoryError, AppFactoryWarning, describe_exception
 from .extending import shell_banner_lines
 from .factory import load_application
@@ -25,6 +27,9 @@ from .registry import get_registry
 from .secret_key import require_secret_key
 
 CreateApp = t.Callable[..., Flask]
+
+#: The file in the instance folder that keeps the declared commands' help texts.
+HELP_CACHE_FILE = "command-help.json"
 
 
 class AppScriptInfo(ScriptInfo):
@@ -185,19 +190,26 @@ class AppFactoryGroup(FlaskGroup):
         names.update(self._package_commands(ctx, listing=True))
         return sorted(names)
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    @contextlib.contextmanager
+    def _listing_commands(self, ctx: click.Context) -> t.Iterator[None]:
+        """List the commands from metadata, their help read through the instance's cache."""
+        info = ctx.ensure_object(ScriptInfo)
+        assert isinstance(info, AppScriptInfo)
+        path = os.path.join(info.listing_app().instance_path, HELP_CACHE_FILE)
         self._listing = True
         try:
-            super().format_commands(ctx, formatter)
+            with help_cache(path):
+                yield
         finally:
             self._listing = False
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with self._listing_commands(ctx):
+            super().format_commands(ctx, formatter)
+
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
-        self._listing = True
-        try:
+        with self._listing_commands(ctx):
             return super().shell_complete(ctx, incomplete)
-        finally:
-            self._listing = False
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         self._load_plugin_commands()

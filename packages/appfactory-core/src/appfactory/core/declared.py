@@ -16,11 +16,15 @@ importing it; its module is imported when the command runs.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
+import hashlib
 import importlib
 import importlib.machinery
 import importlib.metadata
 import importlib.util
+import json
+import os
 import sys
 import typing as t
 from dataclasses import dataclass
@@ -106,7 +110,11 @@ class LazyCommand(click.Command):
     def _read_help(self) -> None:
         if not self._help_read:
             self._help_read = True
-            self.help, self.short_help = source_help(self.declaration)
+            cache = _HELP_CACHE[-1] if _HELP_CACHE else None
+            if cache is not None:
+                self.help, self.short_help = cache.get(self.declaration)
+            else:
+                self.help, self.short_help = source_help(self.declaration)
 
     def get_short_help_str(self, limit: int = 45) -> str:
         if self._loaded is not None:
@@ -179,6 +187,79 @@ def _load(declaration: Declaration, package: str) -> click.Command:
             "the function with @click.command(), or fix the entry point."
         )
     return obj
+
+
+class HelpCache:
+    """The help texts read from the commands' sources, kept in a file between runs.
+
+    An entry is used while the source file has the same modification time and
+    size, as Python does for bytecode; a change of ``sys.path`` drops them all.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.changed = False
+        self.key = hashlib.sha1("\0".join(sys.path).encode(), usedforsecurity=False).hexdigest()
+        self.entries: dict[str, list[t.Any]] = {}
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if isinstance(data, dict) and data.get("sys_path") == self.key:
+                self.entries = data.get("entries", {})
+        except (OSError, ValueError):
+            pass
+
+    def get(self, declaration: Declaration) -> tuple[str | None, str | None]:
+        """``(help, short_help)`` of a declared command, from the file or its source."""
+        name = declaration.value
+        entry = self.entries.get(name)
+        if isinstance(entry, list) and len(entry) == 5:
+            source, mtime, size, text, short = entry
+            try:
+                found = os.stat(source)
+            except (OSError, TypeError, ValueError):
+                found = None
+            if found is not None and [found.st_mtime_ns, found.st_size] == [mtime, size]:
+                return text, short
+        text, short = source_help(declaration)
+        source = _source_path(declaration.module)
+        if source is not None:
+            try:
+                found = os.stat(source)
+            except OSError:
+                return text, short
+            self.entries[name] = [source, found.st_mtime_ns, found.st_size, text, short]
+            self.changed = True
+        return text, short
+
+    def save(self) -> None:
+        """Write the file when an entry changed (nothing is lost if it cannot be)."""
+        if not self.changed:
+            return
+        temporary = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump({"sys_path": self.key, "entries": self.entries}, handle)
+            os.replace(temporary, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+#: The help cache of the listing under way, if any.
+_HELP_CACHE: list[HelpCache] = []
+
+
+@contextlib.contextmanager
+def help_cache(path: str) -> t.Iterator[HelpCache]:
+    """Read the declared commands' help through the cache file ``path`` meanwhile."""
+    cache = HelpCache(path)
+    _HELP_CACHE.append(cache)
+    try:
+        yield cache
+    finally:
+        _HELP_CACHE.pop()
+        cache.save()
 
 
 def source_help(declaration: Declaration) -> tuple[str | None, str | None]:
