@@ -21,7 +21,6 @@ import functools
 import hashlib
 import importlib
 import importlib.machinery
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 import click
 
 from .errors import PackageContentError
-from .packages import describe_import_error
+from .packages import describe_import_error, entry_point_packages, installed_entry_points
 
 #: The entry-point group in which distributions declare their packages' commands.
 COMMANDS_GROUP = "appfactory.commands"
@@ -62,7 +61,7 @@ class Declaration:
 def declarations(group: str = COMMANDS_GROUP) -> tuple[Declaration, ...]:
     """Every declared command, scanned once per process (:func:`clear_cache` rescans)."""
     found = []
-    for ep in importlib.metadata.entry_points(group=group):
+    for ep in installed_entry_points().select(group=group):
         dist = ep.dist.name if ep.dist is not None else "an unknown distribution"
         found.append(Declaration(ep.name, ep.value, dist))
     return tuple(sorted(found, key=lambda d: (d.name, d.value)))
@@ -86,6 +85,7 @@ def package_declarations(package: str) -> list[LazyCommand]:
 
 def clear_cache() -> None:
     """Read the entry points again (after installing a distribution in a running process)."""
+    entry_point_packages.cache_clear()
     declarations.cache_clear()
     _by_package.cache_clear()
     lazy_command.cache_clear()
