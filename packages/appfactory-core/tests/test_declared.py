@@ -94,9 +94,10 @@ class Run(t.NamedTuple):
 
 @pytest.fixture
 def site(tmp_path: Path) -> t.Callable[[dict[str, str]], Path]:
-    """``site(entry_points)``: the package and a distribution declaring ``entry_points``."""
+    """``site(entry_points, extra="")``: the package and a distribution declaring
+    ``entry_points`` (and ``extra``, more sections of ``entry_points.txt``)."""
 
-    def write(entry_points: dict[str, str]) -> Path:
+    def write(entry_points: dict[str, str], extra: str = "") -> Path:
         folder = tmp_path / "site"
         for relative, text in PACKAGE_FILES.items():
             path = folder / relative
@@ -106,7 +107,7 @@ def site(tmp_path: Path) -> t.Callable[[dict[str, str]], Path]:
         info.mkdir(exist_ok=True)
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pkg-decl\nVersion: 1.0\n")
         lines = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
-        (info / "entry_points.txt").write_text(f"[appfactory.commands]\n{lines}")
+        (info / "entry_points.txt").write_text(f"[appfactory.commands]\n{lines}{extra}")
         return folder
 
     return write
@@ -254,3 +255,10 @@ def test_a_broken_help_cache_is_read_again_from_the_sources(site):
     assert result.code == 0, result.err
     assert "Say hello without the app context." in result.out
     assert "Say hello without the app context." in cache.read_text()
+
+
+def test_flask_plugin_commands_still_work(site):
+    folder = site(DECLARED, "\n[flask.commands]\ndecl-plugin = pkg_decl.cli:hello\n")
+    assert "decl-plugin" in run(folder, "--help").out
+    result = run(folder, "decl-plugin")
+    assert (result.code, result.out) == (0, "hello from pkg_decl\n"), result.err

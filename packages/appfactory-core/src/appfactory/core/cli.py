@@ -22,6 +22,7 @@ from .extending import shell_banner_lines
 from .factory import load_application
 from .management import check_command, config_group, packages_command
 from .masking import mask_url
+from .packages import installed_entry_points
 from .provenance import Layer, Origin
 from .registry import get_registry
 from .secret_key import require_secret_key
@@ -175,6 +176,15 @@ class AppFactoryGroup(FlaskGroup):
             ),
         )
         return super().make_context(info_name, args, parent=parent, **extra)
+
+    def _load_plugin_commands(self) -> None:
+        # Flask's plugin commands (group flask.commands), from appfactory's one scan
+        # of the installed distributions: Flask's own would read them all again.
+        if self._loaded_plugin_commands:
+            return
+        for ep in installed_entry_points().select(group="flask.commands"):
+            self.add_command(ep.load(), ep.name)
+        self._loaded_plugin_commands = True
 
     def _package_commands(
         self, ctx: click.Context, listing: bool
