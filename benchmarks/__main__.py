@@ -26,6 +26,7 @@ from benchmarks.synthetic import Workspace
 METRIC_MODULES = (
     "create_app",
     "create_app_entry_points",
+    "create_app_gc",
     "memory",
     "cli_help",
     "cli_command",

@@ -10,9 +10,13 @@ Each round starts one process per system and times it from start to exit:
 
 Every command must list the packages' commands. Each system runs once before
 the timed rounds, so every round finds the bytecode written and the files
-cached, as a user's second command does. One more run of ours, which lists
-``sys.modules`` at exit, checks that it imports neither Celery nor any
-package's ``views`` (the same check of the floor shows that it would see them).
+cached, as a user's second command does. Every package's distribution
+declares its command in ``appfactory.commands`` (see
+:func:`benchmarks.synthetic.write_commands`), and every system sees those
+distributions. One more run of ours, which lists ``sys.modules`` at exit,
+checks that ``--help`` imports no package module at all (neither a
+package, nor its ``config``, ``cli`` or ``views``) and no Celery (the same
+check of the floor shows that it would see them).
 """
 
 from __future__ import annotations
@@ -32,10 +36,15 @@ from benchmarks.harness import (
     tail,
     time_process,
 )
-from benchmarks.synthetic import command_name, instance_variable, package_name
+from benchmarks.synthetic import PREFIX, command_name, instance_variable, package_name
 
 NAME = "cold_cli_help"
-METRICS = (NAME,)
+#: ``--help`` against the least any Flask command line costs, at several N.
+NAME_IMPORT = "cold_cli_help_vs_import"
+METRICS = (NAME, NAME_IMPORT)
+IMPORT_GOAL_RATIO = 1.10
+IMPORT_COUNTS_FULL = (10, 50, 200)
+IMPORT_COUNTS_QUICK = (10,)
 GOAL_RATIO = 0.8
 SYSTEMS = {
     "floor": "flask --app benchmarks.apps.plain:create_app {args} (loads the whole app)",
@@ -106,7 +115,7 @@ def run_case(
         better="lower",
         systems={system: text.format(args=" ".join(args)) for system, text in SYSTEMS.items()},
         goal=f"ours/floor <= {GOAL_RATIO:.2f}"
-        + ("; ours imports neither Celery nor any views module" if check_imports else ""),
+        + ("; ours imports no package module and no Celery" if check_imports else ""),
     )
     case = Case(f"n_{count}")
     metric.cases.append(case)
@@ -117,10 +126,10 @@ def run_case(
         "BENCH_PACKAGES": str(count),
         "BENCH_CELERY": "1",
     }
-    site = ctx.workspace.packages(count)
+    paths = [ctx.workspace.packages(count), ctx.workspace.commands(count)]
     # Only the peer's processes see the peer: its Flask plugin commands would
     # otherwise load in every system's command.
-    envs = {system: ctx.env([site], variables, peer=system == "peer") for system in SYSTEMS}
+    envs = {system: ctx.env(paths, variables, peer=system == "peer") for system in SYSTEMS}
     argvs = commands(args)
     for system, argv in argvs.items():
         check_output(argv, envs[system], cwd, expected)
@@ -131,11 +140,18 @@ def run_case(
             m == "celery" or m.startswith("celery.") for m in modules
         )
         case.checks["imports_views"] = any(m.endswith(".views") for m in modules)
+        case.checks["imports_package_module"] = any(m.startswith(PREFIX) for m in modules)
         floor = imported_modules("flask", argvs["floor"][3:], envs["floor"], cwd)
         case.checks["floor_imports_views"] = any(m.endswith(".views") for m in floor)
         goal = goal & Goal(
-            "ours imports neither Celery nor views",
-            lambda c: not (c.checks["imports_celery"] or c.checks["imports_views"]),
+            "ours imports no package module and no Celery",
+            lambda c: (
+                not (
+                    c.checks["imports_celery"]
+                    or c.checks["imports_views"]
+                    or c.checks["imports_package_module"]
+                )
+            ),
         )
     case.goal = goal
 
@@ -146,5 +162,51 @@ def run_case(
     return metric
 
 
+def run_import_floor(ctx: Context) -> Metric:
+    """``<app> --help`` of ours against ``python -c "import flask.cli"``, at several N.
+
+    No Flask command line can start faster than its import of ``flask.cli``;
+    a ``--help`` that imports no package stays within a constant of it, flat in N.
+    """
+    metric = Metric(
+        name=NAME_IMPORT,
+        title="cold '<app> --help' against the import of flask.cli, as whole processes",
+        unit="ms",
+        better="lower",
+        systems={
+            "floor": 'python -c "import flask.cli" (the least a Flask command line costs)',
+            "ours": "the app's clifactory(create_app) command --help",
+        },
+        goal=f"ours/floor <= {IMPORT_GOAL_RATIO:.2f} at every N (flat in N)",
+    )
+    for count in ctx.pick(IMPORT_COUNTS_FULL, IMPORT_COUNTS_QUICK):
+        case = Case(f"n_{count}")
+        metric.cases.append(case)
+        ctx.log(f"{NAME_IMPORT}: N = {count}")
+        cwd = ctx.workspace.folder("cwd")
+        variables = {
+            **instance_variable(ctx.workspace.folder("instance")),
+            "BENCH_PACKAGES": str(count),
+            "BENCH_CELERY": "1",
+        }
+        paths = [ctx.workspace.packages(count), ctx.workspace.commands(count)]
+        env = ctx.env(paths, variables, peer=False)
+        argvs = {
+            "floor": [sys.executable, "-c", "import flask.cli"],
+            "ours": commands(["--help"])["ours"],
+        }
+        check_output(argvs["ours"], env, cwd, command_name(package_name(count - 1)))
+        case.goal = Goal.ratio_at_most(IMPORT_GOAL_RATIO)
+
+        def measure(system: str, _: int) -> float:
+            return time_process(argvs[system], env, cwd) * 1000  # noqa: B023
+
+        case.samples = interleave(list(argvs), ctx.pick(20, 3), measure)
+    return metric
+
+
 def run(ctx: Context) -> list[Metric]:
-    return [run_case(ctx, NAME, ["--help"], command_name(package_name(0)), check_imports=True)]
+    return [
+        run_case(ctx, NAME, ["--help"], command_name(package_name(0)), check_imports=True),
+        run_import_floor(ctx),
+    ]

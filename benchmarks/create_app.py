@@ -26,6 +26,8 @@ COUNTS_QUICK = (1, 10)
 #: The goal holds at these N; at N = 1 the fixed costs of any factory show.
 GOAL_COUNTS = (10, 50, 200)
 GOAL_RATIO = 1.10
+#: Apps made between two ``gc.collect()`` calls in the collector-on metric.
+SMALL_BATCH = 3
 
 SYSTEMS = {
     "floor": "plain Flask factory: Flask(...), config.from_object per package, register_blueprint",
@@ -69,7 +71,22 @@ def time_batch(create: t.Callable[[], t.Any], size: int) -> float:
     return (time.perf_counter() - start) * 1000 / size
 
 
-def measure(count: int, entry_points: bool, rounds: int, target: float) -> dict[str, t.Any]:
+def time_collected_batches(create: t.Callable[[], t.Any], batches: int) -> float:
+    """Milliseconds per app over ``batches`` batches of :data:`SMALL_BATCH` apps, each
+    followed by ``gc.collect()``, timed with them: the collector stays on, and the
+    work of collecting the apps' garbage counts, as in a suite that makes an app per test."""
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(batches):
+        for _ in range(SMALL_BATCH):
+            create()
+        gc.collect()
+    return (time.perf_counter() - start) * 1000 / (batches * SMALL_BATCH)
+
+
+def measure(
+    count: int, entry_points: bool, rounds: int, target: float, collect: bool = False
+) -> dict[str, t.Any]:
     """The child's work: warm up, check the systems build the same app, then rounds."""
     from benchmarks.harness import interleave
 
@@ -78,6 +95,14 @@ def measure(count: int, entry_points: bool, rounds: int, target: float) -> dict[
     for create in creators.values():
         create()
     one = min(time_batch(creators["floor"], 1) for _ in range(3))
+    if collect:
+        batches = max(1, min(100, round(target * 1000 / (one * SMALL_BATCH))))
+        samples = interleave(
+            list(creators),
+            rounds,
+            lambda system, _: time_collected_batches(creators[system], batches),
+        )
+        return {"samples": samples, "shapes": shapes, "batch": batches * SMALL_BATCH}
     size = max(1, min(500, round(target * 1000 / one)))
     samples = interleave(
         list(creators), rounds, lambda system, _: time_batch(creators[system], size)
@@ -91,20 +116,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, required=True)
     parser.add_argument("--target", type=float, required=True)
     parser.add_argument("--entry-points", action="store_true")
+    parser.add_argument("--collect", action="store_true", help="gc.collect() every 3 apps, timed")
     args = parser.parse_args(argv)
-    emit(measure(args.count, args.entry_points, args.rounds, args.target))
+    emit(measure(args.count, args.entry_points, args.rounds, args.target, args.collect))
 
 
-def run_metric(ctx: Context, entry_points: bool) -> Metric:
-    """Run the metric (explicit or entry points), one child per N."""
+def run_metric(ctx: Context, entry_points: bool, collect: bool = False) -> Metric:
+    """Run the metric (explicit or entry points, collector-on or not), one child per N."""
     name = f"{NAME}_entry_points" if entry_points else NAME
+    title = (
+        "create an app from N synthetic packages found through entry points"
+        if entry_points
+        else "create an app from N synthetic packages listed in PACKAGES"
+    )
+    if collect:
+        name = f"{name}_gc"
+        title += f", gc.collect() after every {SMALL_BATCH} apps, timed"
     metric = Metric(
         name=name,
-        title=(
-            "create an app from N synthetic packages found through entry points"
-            if entry_points
-            else "create an app from N synthetic packages listed in PACKAGES"
-        ),
+        title=title,
         unit="ms",
         better="lower",
         systems=SYSTEMS_ENTRY_POINTS if entry_points else SYSTEMS,
@@ -118,20 +148,26 @@ def run_metric(ctx: Context, entry_points: bool) -> Metric:
         case = Case(f"n_{count}")
         metric.cases.append(case)
         ctx.log(f"{name}: N = {count}")
-        paths = [ctx.workspace.packages(count)]
+        # The packages' distributions declare their commands, as real ones do.
+        paths = [ctx.workspace.packages(count), ctx.workspace.commands(count)]
         if entry_points:
             paths.append(ctx.workspace.entry_points(count))
         env = ctx.env(paths, instance_variable(ctx.workspace.folder("instance")))
         args = ["--count", str(count), "--rounds", str(rounds), "--target", str(target)]
         if entry_points:
             args.append("--entry-points")
+        if collect:
+            args.append("--collect")
         result = run_child(__name__, args, env)
         case.samples = result["samples"]
         shapes = {system: tuple(shape) for system, shape in result["shapes"].items()}
         case.checks["same_app"] = len(set(shapes.values())) == 1
         if not case.checks["same_app"]:
             case.error = f"the systems built different apps (rules, blueprints, settings): {shapes}"
-        case.notes.append(f"{result['batch']} app(s) per batch")
+        if collect:
+            case.notes.append(f"{result['batch']} app(s) per round, {SMALL_BATCH} per collection")
+        else:
+            case.notes.append(f"{result['batch']} app(s) per batch")
         if count in GOAL_COUNTS:
             case.goal = Goal.ratio_at_most(GOAL_RATIO)
     return metric

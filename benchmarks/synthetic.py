@@ -6,6 +6,11 @@ of 3 routes and a template folder, ``cli.py`` with one command that needs no
 app context, and ``tasks.py`` with one shared task. The packages are written
 once into ``<root>/site``; an app uses the first N of them.
 
+:func:`write_commands` writes, for each package, a distribution
+``synth_pkg_NNN_commands`` (a ``dist-info`` folder) that declares its command
+in the group ``appfactory.commands``, as a real package's distribution does,
+so that ours lists the command without importing the package.
+
 For discovery through entry points, :func:`write_entry_points` writes
 ``<name>-1.0.dist-info`` folders (``METADATA`` and ``entry_points.txt``) into a
 separate folder, which a child process puts on ``sys.path``: importlib.metadata
@@ -23,6 +28,8 @@ PREFIX = "synth_pkg_"
 #: The entry-point groups that the synthetic distributions advertise in.
 OURS_GROUP = "appfactory.packages"
 INVENIO_BLUEPRINTS_GROUP = "invenio_base.blueprints"
+#: The entry-point group in which ours finds the packages' commands without importing them.
+COMMANDS_GROUP = "appfactory.commands"
 
 
 def package_name(index: int) -> str:
@@ -131,6 +138,23 @@ def write_package(site: Path, name: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def write_commands(folder: Path, names: list[str]) -> None:
+    """Write a ``dist-info`` folder declaring each package's command into ``folder``."""
+    for name in names:
+        entry = f"[{COMMANDS_GROUP}]\n{command_name(name)} = {name}.cli:hello\n"
+        write_distribution(folder, f"{name}_commands", entry)
+
+
+def write_distribution(folder: Path, name: str, entry_points: str) -> None:
+    """Write ``<name>-1.0.dist-info`` (``METADATA``, ``entry_points.txt``) into ``folder``."""
+    info = folder / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(entry_points, encoding="utf-8")
+
+
 def entry_points_text(name: str) -> str:
     """The ``entry_points.txt`` of a synthetic package's distribution."""
     return (
@@ -142,12 +166,7 @@ def entry_points_text(name: str) -> str:
 def write_entry_points(folder: Path, names: list[str]) -> None:
     """Write a ``dist-info`` folder advertising each package into ``folder``."""
     for name in names:
-        info = folder / f"{name}-1.0.dist-info"
-        info.mkdir(parents=True, exist_ok=True)
-        (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n", encoding="utf-8"
-        )
-        (info / "entry_points.txt").write_text(entry_points_text(name), encoding="utf-8")
+        write_distribution(folder, name, entry_points_text(name))
 
 
 class Workspace:
@@ -177,6 +196,13 @@ class Workspace:
         folder = self.root / f"entry-points-{count}"
         if not folder.is_dir():
             write_entry_points(folder, package_names(count))
+        return folder
+
+    def commands(self, count: int) -> Path:
+        """A folder of ``count`` distributions declaring the first ``count`` packages' commands."""
+        folder = self.root / f"commands-{count}"
+        if not folder.is_dir():
+            write_commands(folder, package_names(count))
         return folder
 
     def folder(self, name: str) -> Path:

@@ -7,6 +7,7 @@ import importlib.metadata
 from pathlib import Path
 
 from benchmarks.synthetic import (
+    COMMANDS_GROUP,
     INVENIO_BLUEPRINTS_GROUP,
     OURS_GROUP,
     Workspace,
@@ -56,3 +57,14 @@ def test_entry_points_advertise_every_package_in_every_group(tmp_path: Path) -> 
     assert ours == package_names(3)
     blueprints = sorted(ep.value for ep in found if ep.group == INVENIO_BLUEPRINTS_GROUP)
     assert blueprints == [f"{name}.views:blueprint" for name in package_names(3)]
+
+
+def test_each_package_has_a_distribution_declaring_its_command(tmp_path: Path) -> None:
+    folder = Workspace(tmp_path).commands(3)
+    found = {
+        ep.name: ep.value
+        for dist in importlib.metadata.distributions(path=[str(folder)])
+        for ep in dist.entry_points
+        if ep.group == COMMANDS_GROUP
+    }
+    assert found == {command_name(name): f"{name}.cli:hello" for name in package_names(3)}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from appfactory.core import appfactory
+from appfactory.core import appfactory, declared
 from appfactory.core.packages import entry_point_packages
 
 if t.TYPE_CHECKING:
@@ -48,6 +48,7 @@ def isolated(
     import_path(TEST_APPS)
     modules_before = set(sys.modules)
     entry_point_packages.cache_clear()
+    declared.clear_cache()
     yield instance
     for name in set(sys.modules) - modules_before:
         module = sys.modules[name]
@@ -55,6 +56,7 @@ def isolated(
         if path.startswith(str(tmp_path)):
             del sys.modules[name]
     entry_point_packages.cache_clear()
+    declared.clear_cache()
 
 
 @pytest.fixture

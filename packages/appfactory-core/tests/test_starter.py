@@ -40,6 +40,8 @@ def test_a_package_has_every_part(tmp_path: Path) -> None:
         "tests/test_blog.py",
     }
     assert output.splitlines()[0] == f"Wrote {os.path.relpath(tmp_path / 'blog')}/, a new package."
+    project = (tmp_path / "blog" / "pyproject.toml").read_text()
+    assert '[project.entry-points."appfactory.commands"]\nblog = "blog.cli:group"' in project
 
 
 def test_an_app_has_its_modules_and_its_package(tmp_path: Path) -> None:
@@ -52,6 +54,7 @@ def test_an_app_has_its_modules_and_its_package(tmp_path: Path) -> None:
     project = (root / "pyproject.toml").read_text()
     assert 'my_shop = "my_shop.cli:cli"' in project
     assert 'packages = ["src/my_shop", "src/my_shop_home"]' in project
+    assert 'my_shop_home = "my_shop_home.cli:group"' in project
     config = (root / "src" / "my_shop" / "config.py").read_text()
     assert '"appfactory.celery",' in config
     assert '"my_shop_home",' in config
@@ -151,6 +154,11 @@ def test_new_projects_build_install_check_and_pass_their_tests(tmp_path: Path) -
         tmp_path / "venv" / "bin" / "shop", "check", cwd=tmp_path, SHOP_INSTANCE_PATH=instance
     )
     assert checked.splitlines()[-1].startswith("2 problem(s): 0 error,"), checked
+    # The package's commands are declared: listed with their help, and they run.
+    listed = run(
+        tmp_path / "venv" / "bin" / "shop", "--help", cwd=tmp_path, SHOP_INSTANCE_PATH=instance
+    )
+    assert "shop_home  Commands of shop_home." in listed, listed
     for project in ("shop", "blog"):
         # Run from the project's folder: the tests import the installed package.
         output = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=tmp_path / project)

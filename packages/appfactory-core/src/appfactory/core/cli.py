@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import typing as t
 import warnings
 
 import click
+from click.shell_completion import CompletionItem
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, routes_command, run_command, shell_command
 from flask.helpers import get_debug_flag
 
 from .commands import package_commands
+from .config import without_package_defaults
+from .declared import help_cache
 from .errors import AppFactoryError, AppFactoryWarning, describe_exception
 from .extending import shell_banner_lines
 from .factory import load_application
 from .management import check_command, config_group, packages_command
 from .masking import mask_url
+from .packages import installed_entry_points
 from .provenance import Layer, Origin
 from .registry import get_registry
 from .secret_key import require_secret_key
 
 CreateApp = t.Callable[..., Flask]
+
+#: The file in the instance folder that keeps the declared commands' help texts.
+HELP_CACHE_FILE = "command-help.json"
 
 
 class AppScriptInfo(ScriptInfo):
@@ -37,6 +45,7 @@ class AppScriptInfo(ScriptInfo):
         self.factory = factory
         self.config = config
         self._configured: Flask | None = None
+        self._listing: Flask | None = None
 
     def configured_app(self) -> Flask:
         """The app with its configuration only (no extensions, no views)."""
@@ -48,6 +57,19 @@ class AppScriptInfo(ScriptInfo):
                 registry.history.record("DEBUG", app.debug, Origin(Layer.ENV, "FLASK_DEBUG"))
             self._configured = app
         return self._configured
+
+    def listing_app(self) -> Flask:
+        """The app as far as listing its commands needs: no package is imported.
+
+        The configured app when there is one already; otherwise an app whose
+        configuration lacks the packages' defaults, used for nothing else.
+        """
+        if self._configured is not None:
+            return self._configured
+        if self._listing is None:
+            with without_package_defaults():
+                self._listing = self.factory(load=False, **self.config)
+        return self._listing
 
     def loaded_app(self) -> Flask:
         """The same app, fully loaded."""
@@ -108,9 +130,13 @@ guarded_shell_command = click.Command(
 class AppFactoryGroup(FlaskGroup):
     """Flask's group with the packages' commands found without loading the app.
 
-    ``--help`` and the packages' commands use the app's configuration only;
-    a command that needs the app context gets the fully loaded app.
+    ``--help`` and shell completion list the commands without importing any
+    package that declares its commands (see :mod:`.declared`); the packages'
+    commands run with the app's configuration, and a command that needs the
+    app context gets the fully loaded app.
     """
+
+    _listing = False
 
     def __init__(self, create_app: CreateApp, config: dict[str, t.Any], **extra: t.Any) -> None:
         traceback_option = click.Option(
@@ -151,23 +177,59 @@ class AppFactoryGroup(FlaskGroup):
         )
         return super().make_context(info_name, args, parent=parent, **extra)
 
-    def _package_commands(self, ctx: click.Context) -> dict[str, tuple[str, click.Command]]:
+    def _load_plugin_commands(self) -> None:
+        # Flask's plugin commands (group flask.commands), from appfactory's one scan
+        # of the installed distributions: Flask's own would read them all again.
+        if self._loaded_plugin_commands:
+            return
+        for ep in installed_entry_points().select(group="flask.commands"):
+            self.add_command(ep.load(), ep.name)
+        self._loaded_plugin_commands = True
+
+    def _package_commands(
+        self, ctx: click.Context, listing: bool
+    ) -> dict[str, tuple[str, click.Command]]:
         info = ctx.ensure_object(ScriptInfo)
         assert isinstance(info, AppScriptInfo)
-        return package_commands(get_registry(info.configured_app()))
+        app = info.listing_app() if listing else info.configured_app()
+        return package_commands(get_registry(app))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
         names = set(click.Group.list_commands(self, ctx))
-        names.update(self._package_commands(ctx))
+        names.update(self._package_commands(ctx, listing=True))
         return sorted(names)
+
+    @contextlib.contextmanager
+    def _listing_commands(self, ctx: click.Context) -> t.Iterator[None]:
+        """List the commands from metadata, their help read through the instance's cache."""
+        info = ctx.ensure_object(ScriptInfo)
+        assert isinstance(info, AppScriptInfo)
+        path = os.path.join(info.listing_app().instance_path, HELP_CACHE_FILE)
+        self._listing = True
+        try:
+            with help_cache(path):
+                yield
+        finally:
+            self._listing = False
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with self._listing_commands(ctx):
+            super().format_commands(ctx, formatter)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        with self._listing_commands(ctx):
+            return super().shell_complete(ctx, incomplete)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         self._load_plugin_commands()
         command = click.Group.get_command(self, ctx, name)
         if command is not None:
             return command
-        found = self._package_commands(ctx).get(name)
+        found = self._package_commands(ctx, listing=self._listing).get(name)
+        if found is None and self._listing:
+            # Listing never loads the app for the commands of its extensions.
+            return None
         if found is not None:
             return found[1]
         # Commands that extensions add to app.cli exist only in the loaded app.

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import importlib
 import importlib.util
@@ -41,6 +43,22 @@ from .provenance import ConfigHistory, Layer, Origin
 from .registry import Conflict, PackageInfo
 
 Layered = dict[str, t.Any]
+
+#: False while an app is configured only to list its commands: the packages'
+#: ``config`` modules, and with them the packages, are then not imported.
+_PACKAGE_DEFAULTS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "appfactory_package_defaults", default=True
+)
+
+
+@contextlib.contextmanager
+def without_package_defaults() -> t.Iterator[None]:
+    """Configure apps without their packages' defaults (for listing commands only)."""
+    token = _PACKAGE_DEFAULTS.set(False)
+    try:
+        yield
+    finally:
+        _PACKAGE_DEFAULTS.reset(token)
 
 
 def uppercase_settings(obj: t.Any) -> Layered:
@@ -131,7 +149,8 @@ class LayerLoader:
         upper.append((Origin(Layer.KWARGS, ""), _kwargs_settings(kwargs_config)))
 
         packages = self._package_list(upper)
-        self._apply_package_defaults(packages)
+        if _PACKAGE_DEFAULTS.get():
+            self._apply_package_defaults(packages)
         self._refuse_lower_case_settings(instance_file, instance.other_names, upper)
         for origin, values in upper:
             for key, value in values.items():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import functools
 import importlib
 import importlib.metadata
 import pkgutil
@@ -68,19 +67,53 @@ def string_list(value: t.Any, setting: str) -> list[str]:
     return list(value)
 
 
-@functools.cache
-def entry_point_packages(group: str = ENTRY_POINT_GROUP) -> tuple[PackageRef, ...]:
-    """Packages that installed distributions advertise in ``group``.
+class _EntryPointPackages:
+    """:func:`entry_point_packages`: one scan of every installed distribution's entry
+    points per process, shared with the other groups appfactory reads."""
 
-    Scanned once per process (``entry_point_packages.cache_clear()`` rescans);
-    sorted by entry-point name, then value, so the order never depends on the
-    order in which distributions were installed.
-    """
-    refs = []
-    for ep in importlib.metadata.entry_points(group=group):
-        dist = ep.dist.name if ep.dist is not None else "unknown distribution"
-        refs.append(PackageRef(ep.value, f"entry point {ep.name!r} of {dist}", ep.name))
-    return tuple(sorted(refs, key=_entry_point_order))
+    def __init__(self) -> None:
+        self._installed: importlib.metadata.EntryPoints | None = None
+        self._groups: dict[str, tuple[PackageRef, ...]] = {}
+
+    def installed(self) -> importlib.metadata.EntryPoints:
+        """Every entry point of every installed distribution, read once."""
+        if self._installed is None:
+            # Python 3.11 gives SelectableGroups, whose select(group=...) is the same.
+            self._installed = t.cast(
+                importlib.metadata.EntryPoints, importlib.metadata.entry_points()
+            )
+        return self._installed
+
+    def __call__(self, group: str = ENTRY_POINT_GROUP) -> tuple[PackageRef, ...]:
+        """Packages that installed distributions advertise in ``group``.
+
+        Scanned once per process (``entry_point_packages.cache_clear()`` rescans);
+        sorted by entry-point name, then value, so the order never depends on the
+        order in which distributions were installed.
+        """
+        found = self._groups.get(group)
+        if found is None:
+            refs = []
+            for ep in self.installed().select(group=group):
+                dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+                refs.append(PackageRef(ep.value, f"entry point {ep.name!r} of {dist}", ep.name))
+            found = self._groups[group] = tuple(sorted(refs, key=_entry_point_order))
+        return found
+
+    def cache_clear(self) -> None:
+        """Scan the installed distributions again at the next call."""
+        self._installed = None
+        self._groups.clear()
+
+
+#: Packages that installed distributions advertise in a group (see :class:`_EntryPointPackages`).
+entry_point_packages = _EntryPointPackages()
+
+
+def installed_entry_points() -> importlib.metadata.EntryPoints:
+    """Every installed distribution's entry points, scanned once per process
+    (``entry_point_packages.cache_clear()`` rescans)."""
+    return entry_point_packages.installed()
 
 
 def _entry_point_order(ref: PackageRef) -> tuple[str, str]:

@@ -168,6 +168,10 @@ dependencies = ["$core", "$celery"]
 [project.optional-dependencies]
 test = ["pytest>=8"]
 
+# The commands of $name: an app's --help lists them without importing $name.
+[project.entry-points."appfactory.commands"]
+$name = "$name.cli:group"
+
 [tool.hatch.version]
 path = "src/$name/__init__.py"
 
@@ -233,6 +237,10 @@ test = ["pytest>=8"]
 
 [project.scripts]
 $app = "$app.cli:cli"
+
+# The commands of $name: the app's --help lists them without importing $name.
+[project.entry-points."appfactory.commands"]
+$name = "$name.cli:group"
 
 [tool.hatch.version]
 path = "src/$app/__init__.py"
