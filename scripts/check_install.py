@@ -192,8 +192,10 @@ def check_db_upgrade(env: Env) -> None:
     file of the instance folder (0o600); then ``myapp check`` reports nothing pending."""
     result = env.run(["myapp", "db", "upgrade"])
     lines = result.stdout.strip().splitlines()
-    if len(lines) != 2 or lines[0] != "Applied 1 revision(s)." or not lines[1].startswith(
-        "mymodule: "
+    if (
+        len(lines) != 2
+        or lines[0] != "Applied 1 revision(s)."
+        or not lines[1].startswith("mymodule: ")
     ):
         raise CheckFailed(
             f"`myapp db upgrade` printed {result.stdout!r}, expected 'Applied 1 revision(s).' "
@@ -206,7 +208,9 @@ def check_db_upgrade(env: Env) -> None:
     check = env.run(["myapp", "check"])
     for culprit in ("AF401", "AF402"):
         if culprit in check.stdout:
-            raise CheckFailed(f"`myapp check` after `myapp db upgrade` reports {culprit}:\n{check.stdout}")
+            raise CheckFailed(
+                f"`myapp check` after `myapp db upgrade` reports {culprit}:\n{check.stdout}"
+            )
 
 
 def check_wsgi(env: Env) -> None:

@@ -9,8 +9,14 @@ import typing as t
 from flask import Flask
 
 import sqlalchemy as sa
-from appfactory.core import ConfigError, Option, add_check, add_inspection_hook, declare_settings
-from appfactory.core import mask_url
+from appfactory.core import (
+    ConfigError,
+    Option,
+    add_check,
+    add_inspection_hook,
+    declare_settings,
+    mask_url,
+)
 
 from .checks import database_problems
 from .commands import db_group
