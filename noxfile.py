@@ -133,12 +133,10 @@ TEST_EXTRAS = {
 }
 #: Distributions of this checkout that a suite uses as test data besides its
 #: declared dependencies: appfactory-celery's tests run the sample package and the
-#: example app (``PACKAGES = ["mymodule"]``, the ``myapp`` command); mymodule's
-#: models use the ``db`` of the example's extension ``myexts.sqlalchemy``, as in the
-#: original tutorial.
+#: example app (``PACKAGES = ["mymodule"]``, the ``myapp`` command). mymodule's
+#: models use appfactory-sqlalchemy's ``db``, a declared dependency.
 TEST_DATA = {
     "packages/appfactory-celery": ["packages/mymodule", "examples/myapp"],
-    "packages/mymodule": ["examples/myapp"],
 }
 #: Modules that must not be importable in appfactory-core's isolated virtualenv.
 NOT_WITH_CORE = ("celery", "kombu", "flask_celeryext")
@@ -265,7 +263,7 @@ def typing(session: nox.Session) -> None:
         packages += ["-p", "appfactory.celery"]
     if (ROOT / "packages/appfactory-sqlalchemy").is_dir():
         packages += ["-p", "appfactory.sqlalchemy"]
-    examples = ["-p", "mymodule", "-p", "myapp", "-p", "myexts"]
+    examples = ["-p", "mymodule", "-p", "myapp"]
     # The examples are not on mypy.ini's mypy_path; MYPYPATH adds their src folders.
     mypypath = os.pathsep.join(
         str(ROOT / folder) for folder in ("packages/mymodule/src", "examples/myapp/src")
@@ -336,7 +334,8 @@ def demo(session: nox.Session) -> None:
     virtualenv and runs the example's commands, a real server included; then
     starts a Celery worker on the embedded broker (no server needed), sends
     ``appctx``, ``reqctx`` and ``leave_greeting`` through ``myapp shell`` and stops the
-    worker; ``myapp initdb`` and the greetings pages run on the default SQLite file.
+    worker; ``myapp db upgrade`` (mymodule's migration) and the greetings pages run on
+    the default SQLite file.
     """
     session.install(*(str(folder) for folder in distributions()))
     check_install(session, Path(session.bin), "site-packages")

@@ -36,7 +36,7 @@ from pathlib import Path
 #: Commands that ``myapp --help`` must list.
 HELP_COMMANDS = ("run", "shell", "routes", "config", "packages", "check", "testsimple", "testapp")
 #: Modules whose location tells which copy is installed.
-MODULES = ("appfactory.core", "appfactory.celery", "mymodule", "myapp", "myexts")
+MODULES = ("appfactory.core", "appfactory.celery", "appfactory.sqlalchemy", "mymodule", "myapp")
 #: Seconds a one-shot command may take, and a server to answer its first request.
 COMMAND_TIMEOUT = 120
 SERVER_TIMEOUT = 60
@@ -55,7 +55,7 @@ class Env:
         self.checkout = checkout
         self.workdir = workdir
         self.instance = workdir / "instance"
-        #: The SQLite database that ``myapp initdb`` creates by default.
+        #: The SQLite database that ``myapp db upgrade`` creates by default.
         self.database = self.instance / "myapp.sqlite3"
         self.variables = clean_environment(bin_dir, self.instance)
 
@@ -187,17 +187,30 @@ def check_management(env: Env) -> None:
         raise CheckFailed(f"`myapp check` created the database {env.database}.")
 
 
-def check_initdb(env: Env) -> None:
-    """``myapp initdb`` creates mymodule's table in a SQLite file of the instance folder (0o600)."""
-    result = env.run(["myapp", "initdb"])
-    if result.stdout.strip() != "Tables: greetings":
+def check_db_upgrade(env: Env) -> None:
+    """``myapp db upgrade`` runs mymodule's migration (shipped in its wheel) on a SQLite
+    file of the instance folder (0o600); then ``myapp check`` reports nothing pending."""
+    result = env.run(["myapp", "db", "upgrade"])
+    lines = result.stdout.strip().splitlines()
+    if (
+        len(lines) != 2
+        or lines[0] != "Applied 1 revision(s)."
+        or not lines[1].startswith("mymodule: ")
+    ):
         raise CheckFailed(
-            f"`myapp initdb` printed {result.stdout!r}, expected 'Tables: greetings'."
+            f"`myapp db upgrade` printed {result.stdout!r}, expected 'Applied 1 revision(s).' "
+            "and mymodule's head."
         )
     mode = env.database.stat().st_mode & 0o777 if env.database.is_file() else None
     if mode != 0o600:
         raise CheckFailed(f"{env.database} has mode {mode and oct(mode)}, not 0o600.")
-    print(indent(f"{env.database}: mode 0o600"), flush=True)
+    print(indent(f"{env.database}: mode 0o600, {lines[1]}"), flush=True)
+    check = env.run(["myapp", "check"])
+    for culprit in ("AF401", "AF402"):
+        if culprit in check.stdout:
+            raise CheckFailed(
+                f"`myapp check` after `myapp db upgrade` reports {culprit}:\n{check.stdout}"
+            )
 
 
 def check_wsgi(env: Env) -> None:
@@ -321,7 +334,7 @@ CHECKS: list[t.Callable[[Env], None]] = [
     check_package_commands,
     check_management,
     check_wsgi,
-    check_initdb,
+    check_db_upgrade,
     check_server,
     check_secret_key_file,
     check_redis_transport,

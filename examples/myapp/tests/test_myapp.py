@@ -17,20 +17,22 @@ from flask.testing import FlaskClient
 
 import mymodule.models
 from appfactory.core import get_registry
+from appfactory.sqlalchemy import db
 from myapp.app import create_app
-from myexts.sqlalchemy import db
 
 HELP_COMMANDS = ["run", "shell", "routes", "config", "packages", "check", "testsimple", "testapp"]
 Invoke = t.Callable[..., Result]
 #: A broker named but never reached, for tests whose instance folder is read-only.
 SERVER_BROKER = "redis://127.0.0.1:6379/15"
+#: The head of mymodule's migrations (mymodule/migrations/).
+MYMODULE_HEAD = "a41fbe067287"
 
 
 def test_create_app_loads_mymodule_and_the_extension() -> None:
     app = create_app()
     registry = get_registry(app)
     assert [p.name for p in registry.packages] == ["mymodule"]
-    assert "myexts.sqlalchemy" in registry.extensions
+    assert "appfactory.sqlalchemy" in registry.extensions
     assert "mymodule" in app.blueprints
     # The extension found mymodule's models module: its table is on the app's db.
     assert registry.package("mymodule").modules["models"] is mymodule.models
@@ -130,29 +132,50 @@ def test_config_show_names_the_layer_that_won(
     assert "package default (mymodule.config): 'Hello, World!'" in result.output
 
 
-def test_initdb_creates_the_tables_in_a_private_file_of_the_instance_folder(
+def test_db_upgrade_creates_the_tables_in_a_private_file_of_the_instance_folder(
     invoke: Invoke, instance_path: Path
 ) -> None:
-    result = invoke("initdb")
+    result = invoke("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert result.output == "Tables: greetings\n"
+    assert result.output == f"Applied 1 revision(s).\nmymodule: {MYMODULE_HEAD}\n"
     path = instance_path / "myapp.sqlite3"
     assert path.stat().st_mode & 0o777 == 0o600
     database = sqlite3.connect(path)
     try:
-        tables = database.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        tables = database.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ).fetchall()
+        versions = database.execute("SELECT version_num FROM alembic_version").fetchall()
     finally:
         database.close()
-    assert tables == [("greetings",)]
-    # Twice is fine: existing tables are kept, with their rows.
-    assert invoke("initdb").exit_code == 0
+    assert tables == [("alembic_version",), ("greetings",)]
+    assert versions == [(MYMODULE_HEAD,)]
+    # Twice is fine: nothing left to apply, the rows are kept.
+    again = invoke("db", "upgrade")
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("Applied 0 revision(s).")
 
 
-def test_greetings_after_initdb(invoke: Invoke, instance_path: Path) -> None:
-    assert invoke("initdb").exit_code == 0
+def test_greetings_after_db_upgrade(invoke: Invoke, instance_path: Path) -> None:
+    assert invoke("db", "upgrade").exit_code == 0
     client = create_app(SECRET_KEY="a-key-of-at-least-32-characters-for-tests").test_client()
     assert client.post("/greetings", data={"text": "Hello"}).status_code == 201
     assert client.get("/greetings").get_json() == {"greetings": ["Hello"]}
+
+
+def test_check_reports_the_migrations_until_db_upgrade(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MYAPP_SECRET_KEY", "a-key-of-at-least-32-characters-for-check")
+    before = invoke("check")
+    assert before.exit_code == 0, before.output
+    assert "AF402 migrations-not-applied" in before.output
+    assert f"head(s) {MYMODULE_HEAD} missing" in before.output
+    assert invoke("db", "upgrade").exit_code == 0
+    after = invoke("check")
+    assert after.exit_code == 0, after.output
+    for culprit in ("AF401", "AF402"):
+        assert culprit not in after.output, after.output
 
 
 def test_commands_that_only_read_do_not_create_the_database(
@@ -171,18 +194,18 @@ def test_database_uri_from_the_environment(
     result = invoke("config", "show", "SQLALCHEMY_DATABASE_URI", "--history")
     assert result.exit_code == 0, result.output
     assert "set by: environment variable (MYAPP_SQLALCHEMY_DATABASE_URI)" in result.output
-    assert "extension (myexts.sqlalchemy): 'sqlite:///" in result.output
-    assert invoke("initdb").exit_code == 0
+    assert "extension (appfactory.sqlalchemy): 'sqlite:///" in result.output
+    assert invoke("db", "upgrade").exit_code == 0
     assert (tmp_path / "other.sqlite3").is_file()
 
 
-def test_initdb_and_greetings_on_postgresql(
+def test_db_upgrade_and_greetings_on_postgresql(
     invoke: Invoke, monkeypatch: pytest.MonkeyPatch, postgres_url: str
 ) -> None:
     monkeypatch.setenv("MYAPP_SQLALCHEMY_DATABASE_URI", postgres_url)
-    result = invoke("initdb")
+    result = invoke("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert result.output == "Tables: greetings\n"
+    assert result.output == f"Applied 1 revision(s).\nmymodule: {MYMODULE_HEAD}\n"
     app = create_app(SECRET_KEY="a-key-of-at-least-32-characters-for-tests")
     client = app.test_client()
     assert client.post("/greetings", data={"text": "Hallo"}).status_code == 201
@@ -198,6 +221,7 @@ def test_check_passes(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     # The key kept in the instance folder is fine for one host: a warning.
     assert "secret-key-generated" in result.output
     monkeypatch.setenv("MYAPP_SECRET_KEY", "a-key-of-at-least-32-characters-for-check")
+    assert invoke("db", "upgrade").exit_code == 0
     result = invoke("check")
     assert result.exit_code == 0, result.output
     levels = {line.split()[0] for line in result.output.splitlines()[:-1]}
@@ -210,7 +234,8 @@ def test_packages_lists_mymodule(invoke: Invoke) -> None:
     assert "1. mymodule 0.1.0" in result.output
     # Declared commands are listed by name (hatchling writes entry points sorted).
     assert "commands:    testapp, testsimple" in result.output
-    assert "extension myexts.sqlalchemy  commands: initdb" in result.output
+    assert "extension appfactory.sqlalchemy  commands: db" in result.output
+    assert f"migrations:  head {MYMODULE_HEAD}" in result.output
 
 
 def test_run_refuses_when_no_key_can_be_kept(

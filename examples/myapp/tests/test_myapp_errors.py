@@ -90,11 +90,11 @@ MISTAKES = [
     Mistake(
         "extension-not-installed",
         ("routes",),
-        "Error: Extension 'myexts.sqlalchmy' in EXTENSIONS cannot be imported: module "
-        "'myexts.sqlalchmy' is not installed.",
+        "Error: Extension 'appfactory.sqlalchmy' in EXTENSIONS cannot be imported: module "
+        "'appfactory.sqlalchmy' is not installed.",
         "Install it or remove it from EXTENSIONS.",
-        env={"MYAPP_EXTENSIONS": "['myexts.sqlalchmy', 'appfactory.celery']"},
-        caused_by="  caused by ModuleNotFoundError: No module named 'myexts.sqlalchmy'",
+        env={"MYAPP_EXTENSIONS": "['appfactory.sqlalchmy', 'appfactory.celery']"},
+        caused_by="  caused by ModuleNotFoundError: No module named 'appfactory.sqlalchmy'",
     ),
     Mistake(
         "broker-url-with-unknown-scheme",
@@ -107,8 +107,8 @@ MISTAKES = [
     ),
     Mistake(
         "database-url-unknown-dialect",
-        ("initdb",),
-        "Error: Extension 'myexts.sqlalchemy' in EXTENSIONS failed while setting up the app: "
+        ("db", "upgrade"),
+        "Error: Extension 'appfactory.sqlalchemy' in EXTENSIONS failed while setting up the app: "
         "ConfigError: SQLALCHEMY_DATABASE_URI 'postgress://u:********@127.0.0.1/x' is not a "
         "database URL SQLAlchemy can use: set it to, for example, "
         "postgresql+psycopg://user@host/name.",
@@ -118,8 +118,8 @@ MISTAKES = [
     ),
     Mistake(
         "database-driver-not-installed",
-        ("initdb",),
-        "Error: Extension 'myexts.sqlalchemy' in EXTENSIONS failed while setting up the app: "
+        ("db", "upgrade"),
+        "Error: Extension 'appfactory.sqlalchemy' in EXTENSIONS failed while setting up the app: "
         "ConfigError: SQLALCHEMY_DATABASE_URI 'mysql://u:********@127.0.0.1/x' needs the "
         "module 'MySQLdb': install the database's driver",
         "Fix the extension or its settings.",
@@ -127,18 +127,18 @@ MISTAKES = [
         loads=True,
     ),
     Mistake(
-        "initdb-database-server-down",
-        ("initdb",),
-        "Error: Cannot create the tables in 'postgresql+psycopg://u:********@127.0.0.1:1/x' "
+        "db-upgrade-database-server-down",
+        ("db", "upgrade"),
+        "Error: Cannot reach the database 'postgresql+psycopg://u:********@127.0.0.1:1/x' "
         "(OperationalError: (psycopg.OperationalError) connection failed: ",
         "Check SQLALCHEMY_DATABASE_URI and that the database (or its folder) exists.",
         env={"MYAPP_SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://u:{PLANTED}@127.0.0.1:1/x"},
         loads=True,
     ),
     Mistake(
-        "initdb-sqlite-folder-missing",
-        ("initdb",),
-        "Error: Cannot create the tables in 'sqlite:///no/such/folder/x.sqlite3' "
+        "db-upgrade-sqlite-folder-missing",
+        ("db", "upgrade"),
+        "Error: Cannot reach the database 'sqlite:///{instance}/no/such/folder/x.sqlite3' "
         "(FileNotFoundError: [Errno 2] No such file or directory: "
         "'{instance}/no/such/folder/x.sqlite3').",
         "Check SQLALCHEMY_DATABASE_URI and that the database (or its folder) exists.",

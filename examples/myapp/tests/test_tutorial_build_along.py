@@ -33,7 +33,11 @@ PAGES = [
     "step3-application.rst",
     "step4-celery.rst",
 ]
-FRAMEWORK = [CHECKOUT / "packages" / "appfactory-core", CHECKOUT / "packages" / "appfactory-celery"]
+FRAMEWORK = [
+    CHECKOUT / "packages" / "appfactory-core",
+    CHECKOUT / "packages" / "appfactory-celery",
+    CHECKOUT / "packages" / "appfactory-sqlalchemy",
+]
 #: Where the reader's files live in the repository (the reference code).
 REFERENCE = {"mymodule/": "packages/mymodule/", "myapp/": "examples/myapp/"}
 
@@ -97,7 +101,7 @@ def test_every_file_is_in_the_project_folder(files: dict[str, str]) -> None:
     for path in files:
         assert not path.startswith(("/", "..")), path
         assert path.startswith(("mymodule/", "myapp/")), path
-    for package in ("mymodule/src/mymodule", "myapp/src/myapp", "myapp/src/myexts"):
+    for package in ("mymodule/src/mymodule", "mymodule/src/mymodule/migrations", "myapp/src/myapp"):
         assert f"{package}/__init__.py" in files
 
 
@@ -204,6 +208,7 @@ def test_the_tutorial_builds_and_runs(files: dict[str, str], tmp_path: Path) -> 
     assert "Version: 0.1.0" in installed
     assert "mymodule/templates/mymodule.html" in installed
     assert "mymodule/static/mymodule.css" in installed
+    assert "mymodule/migrations/a41fbe067287_create_greetings.py" in installed
 
     # Step 3: the commands.
     listed = reader.run("myapp", "--help").stdout
@@ -211,16 +216,23 @@ def test_the_tutorial_builds_and_runs(files: dict[str, str], tmp_path: Path) -> 
         assert f"  {command} " in listed
     assert reader.run("myapp", "testsimple").stdout == "Test\n"
     assert reader.run("myapp", "testapp").stdout == "myapp\n"
-    assert "0 error" in reader.run("myapp", "check").stdout
-    # Step 2: the extension's command makes the SQLite file (check did not), private.
+    checked = reader.run("myapp", "check").stdout
+    assert "0 error" in checked
+    assert "AF402 migrations-not-applied" in checked
+    # Step 2: db upgrade runs mymodule's migration and makes the SQLite file (check
+    # did not), private.
     database = tmp_path / "instance" / "myapp.sqlite3"
     assert not database.exists()
-    assert reader.run("myapp", "initdb").stdout == "Tables: greetings\n"
+    upgraded = reader.run("myapp", "db", "upgrade").stdout
+    assert upgraded == "Applied 1 revision(s).\nmymodule: a41fbe067287\n"
     assert database.stat().st_mode & 0o777 == 0o600
+    checked = reader.run("myapp", "check").stdout
+    for culprit in ("AF401", "AF402"):
+        assert culprit not in checked, checked
     shell = reader.run(
         "myapp",
         "shell",
-        stdin="from myexts.sqlalchemy import db\n"
+        stdin="from appfactory.sqlalchemy import db\n"
         "from mymodule.models import Greeting\n"
         'db.session.add(Greeting(text="Hello"))\n'
         "db.session.commit()\n"
@@ -240,7 +252,7 @@ def test_the_tutorial_builds_and_runs(files: dict[str, str], tmp_path: Path) -> 
         status, kind, css = get(f"http://127.0.0.1:{port}/mymodule/static/mymodule.css")
         assert (status, kind) == (200, "text/css")
         assert "font-family" in css
-        # Step 2: the greetings pages, on the table that initdb created.
+        # Step 2: the greetings pages, on the table that the migration created.
         form = urllib.parse.urlencode({"text": "Hi"}).encode()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/greetings", form) as response:
             assert response.status == 201

@@ -46,6 +46,14 @@ def test_second_sees_nothing_of_the_first(db_session):
 def test_upgraded_to_head_once(database_app, db_session):
     rows = db_session.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
     assert set(rows) == {"a1000000002", "o1000000001", "c1000000001"}
+
+
+def test_db_session_is_ordinary_again_after_the_fixture(database_app):
+    from appfactory.sqlalchemy import db
+
+    with database_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+        db.session.remove()
 """
 
 
@@ -61,7 +69,7 @@ def test_database_per_run_and_rollback_per_test(pytester: pytest.Pytester, serve
 
     result = pytester.runpytest_subprocess(*args)
 
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     (url,) = [line.partition("URL ")[2] for line in result.outlines if "URL " in line]
     if server == "sqlite":
         assert url.startswith("sqlite:///")

@@ -1,8 +1,8 @@
 """Fixtures of the mymodule tests: an app made of mymodule alone.
 
-appfactory's pytest plugins give the fixtures (``app``, ``client``, ``cli_runner``,
-and ``celery_app`` where appfactory-celery is installed) and their guards; this
-file says which app to test.
+appfactory's pytest plugins give the fixtures (``app``, ``client``, ``cli_runner``;
+``database_app`` and ``db_session``, on mymodule's migrations; ``celery_app`` where
+appfactory-celery is installed) and their guards; this file says which app to test.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from flask import Flask
 
 from appfactory.core import appfactory
 
-pytest_plugins = ["appfactory.core.testing"]
+pytest_plugins = ["appfactory.core.testing", "appfactory.sqlalchemy.testing"]
 if importlib.util.find_spec("appfactory.celery") is not None:
     # The Celery fixtures, where mymodule[celery] is installed.
     pytest_plugins.append("appfactory.celery.testing")
@@ -24,7 +24,7 @@ if importlib.util.find_spec("appfactory.celery") is not None:
 
 def create_testapp(load: bool = True, **config: t.Any) -> Flask:
     """``testapp``: an app whose only package is mymodule, with the database its models use."""
-    settings = {"PACKAGES": ["mymodule"], "EXTENSIONS": ["myexts.sqlalchemy"], **config}
+    settings = {"PACKAGES": ["mymodule"], "EXTENSIONS": ["appfactory.sqlalchemy"], **config}
     return appfactory("testapp", None, load=load, **settings)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import jinja2.meta
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -19,7 +20,7 @@ import mymodule.models
 import mymodule.version
 from appfactory.core import get_registry, load_cli
 from appfactory.core.testing import AppCliRunner
-from myexts.sqlalchemy import db
+from appfactory.sqlalchemy import db
 
 
 def test_index_renders_the_greeting(client: FlaskClient) -> None:
@@ -130,25 +131,22 @@ def test_commands_list_is_click_commands() -> None:
     assert all(isinstance(c, click.Command) for c in mymodule.cli.commands)
 
 
-def test_greetings_are_stored_and_listed(app: Flask, client: FlaskClient) -> None:
-    with app.app_context():
-        db.create_all()
+def test_greetings_are_stored_and_listed(database_app: Flask, db_session: t.Any) -> None:
+    client = database_app.test_client()
     assert client.get("/greetings").get_json() == {"greetings": []}
     response = client.post("/greetings", data={"text": "  Hello  "})
     assert response.status_code == 201
     assert response.get_json() == {"id": 1, "text": "Hello"}
     client.post("/greetings", data={"text": "Bonjour"})
     assert client.get("/greetings").get_json() == {"greetings": ["Hello", "Bonjour"]}
-    with app.app_context():
-        assert db.session.get(mymodule.models.Greeting, 2).text == "Bonjour"
+    assert db_session.get(mymodule.models.Greeting, 2).text == "Bonjour"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "x" * 201])
 def test_a_greeting_without_text_or_too_long_is_refused(
-    app: Flask, client: FlaskClient, text: str
+    database_app: Flask, db_session: t.Any, text: str
 ) -> None:
-    with app.app_context():
-        db.create_all()
+    client = database_app.test_client()
     response = client.post("/greetings", data={"text": text})
     assert response.status_code == 400
     assert "Form field &#39;text&#39; must have 1 to 200 characters." in response.get_data(
@@ -177,15 +175,31 @@ def test_tasks_run_in_the_apps_context(app: Flask, request: pytest.FixtureReques
         assert reqctx.delay().get() == "GET"
 
 
+def test_migrations_create_the_table_and_drop_it(app: Flask, cli_runner: AppCliRunner) -> None:
+    result = cli_runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "Applied 1 revision(s).\nmymodule: a41fbe067287\n"
+    with app.app_context():
+        tables = set(sa.inspect(db.engine).get_table_names())
+        db.engine.dispose()
+    assert tables == {"alembic_version", "greetings"}
+    result = cli_runner.invoke(args=["db", "downgrade", "--package", "mymodule", "base"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert set(sa.inspect(db.engine).get_table_names()) == {"alembic_version"}
+        db.engine.dispose()
+
+
 def test_a_task_stores_a_greeting_and_reads_it_after_the_commit(
-    app: Flask, request: pytest.FixtureRequest
+    app: Flask, request: pytest.FixtureRequest, cli_runner: AppCliRunner
 ) -> None:
     pytest.importorskip("appfactory.celery", reason="the tasks need mymodule[celery]")
     request.getfixturevalue("celery_app")
     from mymodule.tasks import leave_greeting, read_greeting
 
+    # The worker writes in a transaction of its own: the table comes from the migrations.
+    assert cli_runner.invoke(args=["db", "upgrade"]).exit_code == 0
     with app.app_context():
-        db.create_all()
         greeting_id = leave_greeting.delay("Salut").get()
         assert db.session.get(mymodule.models.Greeting, greeting_id).text == "Salut"
         assert read_greeting.delay(greeting_id).get() == "Salut"

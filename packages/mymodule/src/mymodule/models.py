@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from myexts.sqlalchemy import db
+from appfactory.sqlalchemy import db
 
 
 class Greeting(db.Model):

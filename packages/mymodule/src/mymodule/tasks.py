@@ -8,7 +8,7 @@ from flask import current_app, request
 
 from appfactory.celery import RequestContextTask, send_on_commit
 from appfactory.core import mask_url
-from myexts.sqlalchemy import db
+from appfactory.sqlalchemy import db
 
 from .models import Greeting
 

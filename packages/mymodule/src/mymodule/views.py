@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from myexts.sqlalchemy import db
+from appfactory.sqlalchemy import db
 
 from .models import Greeting
 

@@ -12,18 +12,32 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from appfactory.core import ConfigError, describe_exception, mask_url
+
 if t.TYPE_CHECKING:
     from .migrations import Migrations
 
 
 @contextlib.contextmanager
 def _migrations() -> t.Iterator[Migrations]:
-    """The app's migrations; the connections they opened are closed at the end."""
+    """The app's migrations; the connections they opened are closed at the end.
+
+    A database that cannot be reached (server down, no such database, SQLite
+    folder missing) is a one-line error naming ``SQLALCHEMY_DATABASE_URI``.
+    """
+    import sqlalchemy as sa
+
     from .database import db
     from .migrations import Migrations
 
     try:
         yield Migrations(current_app._get_current_object())  # type: ignore[attr-defined]
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
+        url = repr(mask_url(db.engine.url.render_as_string(hide_password=True)))
+        raise ConfigError(
+            f"Cannot reach the database {url} ({mask_url(describe_exception(exc))}). Check "
+            "SQLALCHEMY_DATABASE_URI and that the database (or its folder) exists."
+        ) from exc
     finally:
         db.engine.dispose()
 

@@ -152,7 +152,7 @@ def db_session(database_app: Flask) -> t.Iterator[t.Any]:
                 yield db.session
             finally:
                 db.session.remove()
-                db.session.configure(join_transaction_mode="conservative_savepoint")
+                db.session.configure(join_transaction_mode="conditional_savepoint")
                 engines.update(saved)
                 transaction.rollback()
 
