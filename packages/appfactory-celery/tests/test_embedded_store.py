@@ -63,7 +63,8 @@ def unmount() -> t.Iterator[list[Path]]:
     mounted: list[Path] = []
     yield mounted
     for folder in reversed(mounted):
-        subprocess.run(["umount", str(folder)], check=False)
+        # Lazy: the test process may still hold the store open.
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def make_read_only(folder: Path, unmount: list[Path]) -> None:

@@ -35,6 +35,11 @@ POLLING_INTERVAL = 0.005
 VISIBILITY_TIMEOUT = 3600.0
 RECLAIM_INTERVAL = 5.0
 
+#: Leases this process could not give back when its channel closed (the store
+#: could not be written, as on a full disk): given back at the next chance, so
+#: that their messages do not wait for the lease to run out.
+_unreleased: set[tuple[int, str]] = set()
+
 
 def _tag(message_id: int, lease: str) -> str:
     return f"{message_id}.{lease}"
@@ -133,6 +138,7 @@ class Channel(virtual.Channel):
         held = [found for tag in list(self.qos._delivered) if (found := _untag(tag))]
         self.store.renew(held, self.visibility_timeout)
         self.store.checkpoint()
+        self._release_unreleased()
         count = self.store.reclaim()
         if count:
             logger.warning(
@@ -140,6 +146,21 @@ class Channel(virtual.Channel):
                 "is gone (or whose lease ran out): they are delivered again.",
                 count,
             )
+
+    def _release_unreleased(self) -> int:
+        """Give back the leases a closed channel of this process could not."""
+        count = 0
+        for found in list(_unreleased):
+            self.store.release(*found)
+            _unreleased.discard(found)
+            count += 1
+        if count:
+            logger.warning(
+                "Gave back %d task message(s) to the embedded broker's queue that a lost "
+                "connection of this worker could not: they are delivered again.",
+                count,
+            )
+        return count
 
     def drain_events(self, timeout: float | None = None, callback: t.Any = None) -> t.Any:
         # Also when the worker takes no more messages (all its pool busy): it
@@ -180,7 +201,11 @@ class Channel(virtual.Channel):
     def _restore(self, message: t.Any) -> None:
         found = _untag(message.delivery_tag)
         if found is not None:
-            self.store.release(*found)
+            try:
+                self.store.release(*found)
+            except StoreError:
+                _unreleased.add(found)
+                raise
 
     def _size(self, queue: str) -> int:
         return self.store.size(queue)
