@@ -7,7 +7,12 @@ task object in batches, the systems alternating:
 * ours: ``bench.noop``, a ``@shared_task`` of a package, bound to the app's
   Celery app made by ``celeryfactory(app)`` (runs in the app context);
 * peer: a task of Flask-CeleryExt's app, whose ``AppContextTask`` overrides
-  ``__call__`` (runs in the app context).
+  ``__call__`` (runs in the app context);
+* peer2: Flask's own pattern from its docs (``celery_init_app``, a task class
+  whose ``__call__`` runs in the app context: :mod:`benchmarks.apps.flask_pattern`).
+
+The floor and the second peer run with ours' Celery settings
+(:mod:`benchmarks.apps.celery_settings`).
 
 The figure is microseconds per call. :mod:`benchmarks.eager_task_in_context`
 makes the same calls inside an app context that is already active.
@@ -28,9 +33,10 @@ NAME = "eager_task_call"
 METRICS = (NAME,)
 GOAL_RATIO = 1.10
 SYSTEMS = {
-    "floor": "plain Celery task (no Flask)",
+    "floor": "plain Celery task (no Flask), ours' Celery settings",
     "ours": "appfactory.celery: @shared_task on AppContextTask (context around run)",
     "peer": "Flask-CeleryExt AppContextTask (overrides __call__)",
+    "peer2": "Flask's docs: celery_init_app, FlaskTask.__call__ in app.app_context()",
 }
 
 
@@ -41,10 +47,12 @@ def systems() -> dict[str, tuple[t.Any, t.Any]]:
     from flask_celeryext import FlaskCeleryExt
 
     from appfactory.celery import celeryfactory
+    from benchmarks.apps.celery_settings import celery_settings
+    from benchmarks.apps.flask_pattern import celery_init_app
     from benchmarks.apps.ours import factory
 
     floor_celery = Celery("floor", set_as_current=False)
-    floor_celery.conf.update(task_always_eager=True, broker_url="memory://")
+    floor_celery.conf.update(celery_settings(), task_always_eager=True, broker_url="memory://")
 
     @floor_celery.task(name="floor.noop")
     def floor_noop() -> None:
@@ -64,10 +72,23 @@ def systems() -> dict[str, tuple[t.Any, t.Any]]:
     def peer_noop() -> None:
         return None
 
+    flask_app = Flask("peer2")
+    flask_app.config["CELERY"] = {
+        **celery_settings(),
+        "task_always_eager": True,
+        "broker_url": "memory://",
+    }
+    flask_celery = celery_init_app(flask_app, make_default=False)
+
+    @flask_celery.task(name="peer2.noop")
+    def flask_noop() -> None:
+        return None
+
     return {
         "floor": (floor_celery.tasks["floor.noop"], floor_app),
         "ours": (ours_celery.tasks["bench.noop"], ours_app),
         "peer": (peer_celery.tasks["peer.noop"], peer_app),
+        "peer2": (flask_celery.tasks["peer2.noop"], flask_app),
     }
 
 

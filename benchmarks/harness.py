@@ -1,6 +1,6 @@
 """The harness: interleaved runs, paired ratios, child processes, the table and the JSON.
 
-Every metric measures up to three systems in the same run, in rounds: in one
+Every metric measures up to four systems in the same run, in rounds: in one
 round each system is measured once, the order alternating between rounds
 (floor ours peer, then peer ours floor, ...), so that drift on a noisy machine
 hits every system alike. A round's measurement of a system divided by the same
@@ -21,8 +21,9 @@ import time
 import typing as t
 from pathlib import Path
 
-#: The systems of a metric, in the order of the table. ``floor`` is always present.
-SYSTEMS = ("floor", "ours", "peer")
+#: The systems of a metric, in the order of the table. ``floor`` is always present;
+#: ``peer2`` is a second peer (Flask's own Celery pattern in the task metrics).
+SYSTEMS = ("floor", "ours", "peer", "peer2")
 #: The least number of rounds of any figure.
 MIN_RUNS = 2
 #: The repository's root, put on the children's ``sys.path``.

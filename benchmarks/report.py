@@ -187,24 +187,27 @@ def ratio_text(summary: Summary) -> str:
 
 def table_rows(metrics: t.Sequence[Metric]) -> list[list[str]]:
     """The rows of the table (header first)."""
-    rows = [["metric", "case", "runs", "floor", "ours", "peer", "ours/floor", "peer/floor", "goal"]]
+    # A column for each system that some metric measures (``peer2`` only in a few).
+    shown = [s for s in SYSTEMS if s == "floor" or any(s in m.systems for m in metrics)]
+    ratios = [system for system in shown if system != "floor"]
+    rows = [["metric", "case", "runs", *shown, *(f"{s}/floor" for s in ratios), "goal"]]
     for metric in metrics:
         for case in metric.cases:
             head = [metric.name, case.case]
             if case.error is not None:
-                rows.append([*head, "-", "ERROR", "", "", "", "", ""])
+                rows.append([*head, "-", "ERROR", *[""] * (len(shown) + len(ratios))])
                 continue
             if case.skipped is not None:
-                rows.append([*head, "-", "skipped", "", "", "", "", ""])
+                rows.append([*head, "-", "skipped", *[""] * (len(shown) + len(ratios))])
                 continue
             cells = [str(case.runs)]
-            for system in SYSTEMS:
+            for system in shown:
                 cells.append(
                     f"{number(case.absolute(system).median)} {metric.unit}"
                     if system in case.samples
                     else "-"
                 )
-            for system in ("ours", "peer"):
+            for system in ratios:
                 cells.append(ratio_text(case.ratio(system)) if system in case.samples else "-")
             met = case.goal_met
             cells.append("-" if met is None else "met" if met else "MISSED")

@@ -8,9 +8,14 @@ trivial task appends one byte to a file (:mod:`benchmarks.apps.counter`), so
 completions are counted without a result backend in the way. The figure is
 tasks per second from the first send to the last completion.
 
-* ``worker_redis``: floor plain Celery, ours ``celeryfactory(create_app())``,
-  peer Flask-CeleryExt, all over the same Redis (a private ``redis-server``
-  on a free loopback port when one is installed);
+* ``worker_redis``: floor plain Celery with ours' Celery settings (late
+  acks, reject on worker lost, JSON only, bounded retries:
+  :mod:`benchmarks.apps.celery_settings`), ours ``celeryfactory(create_app())``,
+  peer Flask-CeleryExt as shipped, peer2 Flask's own pattern
+  (``celery_init_app``) with the floor's settings, all over the same Redis (a
+  private ``redis-server`` on a free loopback port when one is installed);
+* ``worker_safe_defaults``: what the settings cost on their own: plain Celery
+  with Celery's defaults (the floor) against the same app with ours' settings;
 * ``worker_embedded``: ours over the embedded broker (the SQLite store under
   the instance folder) against ours over Redis, same round; the goal is a
   drain in at most twice Redis's time (at least half its throughput);
@@ -48,7 +53,12 @@ from benchmarks.harness import (
 )
 from benchmarks.synthetic import instance_variable
 
-METRICS = ("worker_redis", "worker_embedded", "embedded_round_trip_latency")
+METRICS = (
+    "worker_redis",
+    "worker_safe_defaults",
+    "worker_embedded",
+    "embedded_round_trip_latency",
+)
 GOAL_THROUGHPUT = 0.95
 #: The embedded broker drains at least half as fast as Redis (at most 2x the time).
 GOAL_EMBEDDED_THROUGHPUT = 0.5
@@ -62,6 +72,8 @@ SYSTEMS = {
     "floor": ("plain_celery", "floor.trivial", "redis"),
     "ours": ("ours_celery", "bench.trivial", "redis"),
     "peer": ("peer_celery", "peer.trivial", "redis"),
+    "peer2": ("flask_celery", "flask.trivial", "redis"),
+    "bare": ("bare_celery", "bare.trivial", "redis"),
     "embedded": ("ours_celery", "bench.trivial", "embedded"),
 }
 #: Seconds a worker may take to start and run the warm-up task.
@@ -273,11 +285,23 @@ def run(ctx: Context) -> list[Metric]:
         unit="tasks/s",
         better="higher",
         systems={
-            "floor": "plain Celery app",
+            "floor": "plain Celery app, ours' Celery settings (not our consumer)",
             "ours": "celeryfactory(create_app()) (AppContextTask, safe defaults)",
             "peer": "Flask-CeleryExt as shipped (its AppContextTask)",
+            "peer2": "Flask's docs: celery_init_app, FlaskTask (floor's settings)",
         },
         goal=f"ours/floor >= {GOAL_THROUGHPUT:.2f}",
+    )
+    defaults_metric = Metric(
+        name="worker_safe_defaults",
+        title=f"real worker: {tasks} trivial tasks over Redis, what the safe settings cost",
+        unit="tasks/s",
+        better="higher",
+        systems={
+            "floor": "plain Celery app, Celery's own defaults",
+            "ours": "the same app with ours' safe Celery settings (late acks...)",
+        },
+        goal="reported (no goal)",
     )
     embedded_metric = Metric(
         name="worker_embedded",
@@ -295,7 +319,7 @@ def run(ctx: Context) -> list[Metric]:
         systems={"floor": "ours over Redis", "ours": "ours over the embedded broker"},
         goal=f"ours median <= {GOAL_LATENCY * 1000:g} ms",
     )
-    metrics = [redis_metric, embedded_metric, latency_metric]
+    metrics = [redis_metric, defaults_metric, embedded_metric, latency_metric]
     redis = start_redis()
     if redis is None:
         reason = "no Redis: redis-server is not installed and none answers on 127.0.0.1:6379"
@@ -315,9 +339,12 @@ def run(ctx: Context) -> list[Metric]:
                     if wanted:
                         latency[system].append(statistics.median(result["latencies"]))
             redis_metric.cases.append(
-                Case(pool, {s: throughput[s] for s in ("floor", "ours", "peer")},
+                Case(pool, {s: throughput[s] for s in ("floor", "ours", "peer", "peer2")},
                      Goal.ratio_at_least(GOAL_THROUGHPUT))
             )  # fmt: skip
+            defaults_metric.cases.append(
+                Case(pool, {"floor": throughput["bare"], "ours": throughput["floor"]})
+            )
             embedded_metric.cases.append(
                 Case(pool, {"floor": throughput["ours"], "ours": throughput["embedded"]},
                      Goal.ratio_at_least(GOAL_EMBEDDED_THROUGHPUT))
