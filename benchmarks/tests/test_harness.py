@@ -209,6 +209,29 @@ def test_the_table_shows_ratios_goals_and_failures() -> None:
     assert "ours: appfactory" in text
 
 
+def test_a_second_peer_gets_columns_only_when_a_metric_measures_it() -> None:
+    tasks = Metric(
+        name="eager_task_call",
+        title="eager delay()",
+        unit="us",
+        better="lower",
+        systems={"floor": "Celery", "ours": "appfactory", "peer2": "celery_init_app"},
+        goal="ours/floor <= 1.10",
+        cases=[
+            Case("trivial", samples={"floor": [2.0, 4.0], "ours": [2.2, 4.0], "peer2": [3.0, 6.0]}),
+            Case("broken", error="boom"),
+        ],
+    )
+    rows = table_rows([metric(full_case()), tasks])
+    assert rows[0][3:] == ["floor", "ours", "peer", "peer2", "ours/floor", "peer/floor",
+                           "peer2/floor", "goal"]  # fmt: skip
+    assert rows[2][6] == "4.50 us"
+    assert rows[2][9] == "1.50 [1.50-1.50]"
+    assert rows[1][6] == "-"
+    assert {len(row) for row in rows} == {len(rows[0])}
+    assert table_rows([metric(full_case())])[0][3:7] == ["floor", "ours", "peer", "ours/floor"]
+
+
 @pytest.mark.parametrize(
     ("value", "text"), [(0.000123, "0.000123"), (2.0, "2.00"), (12.345, "12.3"), (1234.5, "1234")]
 )
